@@ -1,0 +1,340 @@
+"""Errors per entry, the tolerance model, and the pass / warn / fail verdict.
+
+The tolerance model
+-------------------
+A correct implementation working in a float type with machine epsilon
+``eps`` computes entry ``(i, j)`` of the gradient to within about
+``eps·kappa_i`` of its scale, with ``kappa_i = 1 + max_j |s[i, j]| + sqrt(C)``:
+exponentiating a rounded score difference costs ``eps·|s|`` relative, and a
+row sum of C terms costs up to ``sqrt(C)·eps`` in practice. The scale of an
+entry depends on its kind:
+
+* off the label, ``p/N`` involves no cancellation, so it is held to its own
+  size, ``|p/N|``, down to the float type's smallest normal number;
+* on the label, ``(p - 1)/N`` cancels, so it is held to the row's scale ``1/N``.
+
+The tolerance is ``SAFETY·eps·kappa_i·scale_ij`` plus the reference method's
+own error bound. With float64 (eps 2.2e-16), C = 10 and scores of size 5 this
+is about 1.6e-14 relative: a gradient scaled by (1 + 1e-4) fails by ten orders
+of magnitude, and a gradient computed in float32 (eps 1.2e-7) misses it and
+is judged against the float32 tier instead, which gives ``warn``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from gradcheck_cli._typing import Float64Array, FloatArray, IntArray
+
+Verdict = Literal["pass", "warn", "fail"]
+SAFETY = 8.0
+"""Margin over the rounding analysis in the module docstring."""
+SEVERITY: dict[Verdict, int] = {"pass": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class WorstEntry:
+    """One gradient entry, with how far it is from the numerical reference.
+
+    ``ratio`` is ``abs_error / tolerance``: above 1 the entry is out of tolerance.
+    ``method`` names the reference that judged it (``"central"`` or ``"complex"``).
+    """
+
+    row: int
+    column: int
+    analytic: float
+    numerical: float
+    abs_error: float
+    tolerance: float
+    ratio: float
+    method: str
+
+
+@dataclass(frozen=True)
+class GradientJudgement:
+    """The verdict on one gradient and the numbers behind it.
+
+    Errors (``max_rel_error``, ``median_rel_error``, ``max_abs_error``) are
+    measured against the reported reference; relative error is
+    ``|a - n| / max(|a|, |n|)``, with the label entry measured against at
+    least the row scale ``1/N`` since ``(p - 1)/N`` cancels. Under ``auto`` the
+    reported reference is central differences wherever they resolve the
+    entry's value and the complex step elsewhere. ``max_error_ratio`` is the
+    largest ``|a - n| / tolerance`` over judged entries: above 1 fails.
+    ``judged_by`` counts the
+    entries each reference method decided; ``unjudged`` counts entries too
+    small for central differences to judge (``--method central`` only).
+    """
+
+    verdict: Verdict
+    reason: str
+    max_rel_error: float
+    median_rel_error: float
+    max_abs_error: float
+    worst: tuple[WorstEntry, ...]
+    judged_by: dict[str, int]
+    unjudged: int
+    failed_entries: int
+    max_error_ratio: float
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A numerical gradient over the checked entries with its own error bound per entry."""
+
+    method: str
+    gradient: Float64Array
+    error: Float64Array
+
+
+def relative_error(
+    analytic: FloatArray, numerical: FloatArray, floor: FloatArray | float = 0.0
+) -> Float64Array:
+    """Return ``|a - n| / max(|a|, |n|, floor)`` per entry, 0 where all three are 0."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numerical, dtype=np.float64)
+    denominator = np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+    difference = np.abs(a - n)
+    result: Float64Array = np.divide(
+        difference, denominator, out=np.zeros_like(difference), where=denominator > 0
+    )
+    return result
+
+
+def entry_tolerance(
+    reference: Float64Array,
+    scores: FloatArray,
+    labels: IntArray,
+    n_total: int,
+    dtype: np.dtype[np.floating[object]] | type[np.floating[object]],
+) -> Float64Array:
+    """Tolerance per entry for a correct implementation working in ``dtype``.
+
+    Parameters
+    ----------
+    reference : ndarray, shape (K, C)
+        The (exact) numerical gradient of the checked rows.
+    scores : ndarray, shape (K, C)
+        The scores of the checked rows.
+    labels : ndarray of int, shape (K,)
+        Their labels.
+    n_total : int
+        N, the number of rows the loss averages over.
+    dtype : numpy floating dtype
+        The float type the implementation is expected to work in.
+
+    Returns
+    -------
+    ndarray, shape (K, C)
+        ``SAFETY·eps·kappa_i·scale_ij``, as the module docstring explains.
+    """
+    info = np.finfo(dtype)
+    rows, columns = reference.shape
+    kappa = 1.0 + np.max(np.abs(scores), axis=1) + np.sqrt(columns)
+    scale = np.maximum(np.abs(reference), float(info.tiny))
+    scale[np.arange(rows), labels] = 1.0 / n_total
+    tolerance: Float64Array = SAFETY * float(info.eps) * kappa[:, None] * scale
+    return tolerance
+
+
+def judge_gradient(
+    analytic: FloatArray,
+    references: dict[str, Reference],
+    *,
+    method: Literal["auto", "central", "complex"],
+    scores: FloatArray,
+    labels: IntArray,
+    rows: IntArray,
+    checked: np.ndarray,
+    n_total: int,
+    top: int = 5,
+) -> GradientJudgement:
+    """Judge a finite analytic gradient against the numerical references.
+
+    Parameters
+    ----------
+    analytic : ndarray, shape (K, C)
+        The implementation's gradient on the checked rows.
+    references : dict
+        ``"central"`` and/or ``"complex"`` `Reference` over the same rows.
+    method : {"auto", "central", "complex"}
+        ``auto`` reports central-difference errors and lets the complex step
+        judge every entry central differences cannot resolve; ``central``
+        judges with central differences alone and leaves entries below their
+        error unjudged; ``complex`` judges everything with the complex step.
+    scores, labels : ndarray
+        The checked rows' scores (K, C) and labels (K,).
+    rows : ndarray of int, shape (K,)
+        Their indices in the full batch, for naming entries.
+    checked : ndarray of bool, shape (K, C)
+        Which entries of those rows to judge (all, unless sampling).
+    n_total : int
+        N, the number of rows the loss averages over.
+    top : int
+        How many worst entries to keep.
+
+    Returns
+    -------
+    GradientJudgement
+    """
+    expected = np.dtype(scores.dtype) if np.issubdtype(scores.dtype, np.floating) else None
+    expected = expected or np.dtype(np.float64)
+    a = np.asarray(analytic, dtype=np.float64)
+    reported = _reported_reference(references, method)
+    judging, value, bound = _choose_judge(a, references, method, scores, labels, n_total, expected)
+    error = np.abs(a - value)
+    tiers = [expected] + ([np.dtype(np.float32)] if expected == np.float64 else [])
+    allowed = [entry_tolerance(value, scores, labels, n_total, t) + bound for t in tiers]
+    ratios = [error / limit for limit in allowed]
+    unjudged = np.zeros(a.shape, dtype=bool)
+    if method == "central":
+        unjudged = checked & (np.abs(value) <= bound) & (ratios[0] <= 1)
+    judged = checked & ~unjudged
+    failing = (ratios[0] > 1) & judged
+    size = int(checked.sum())
+    verdict, reason = _tier_verdict(failing, ratios, judged, size)
+    worst = _worst_entries(a, value, error, allowed[0], judging, judged, rows, top)
+    if verdict == "pass" and unjudged.any():
+        count = int(unjudged.sum())
+        verdict = "warn" if count == size else "pass"
+        reason = (
+            f"{count} of {size} entries too small to judge by central differences "
+            "(use --method auto)"
+        )
+    if verdict != "pass" and worst:
+        w = worst[0]
+        reason += (
+            f"; worst ({w.row}, {w.column}): analytic {w.analytic:.6g}, "
+            f"numerical {w.numerical:.6g}"
+        )
+    shown = judged if judged.any() else checked
+    label_floor = np.zeros(a.shape)
+    label_floor[np.arange(a.shape[0]), labels] = 1.0 / n_total
+    rel = relative_error(a[shown], reported[shown], label_floor[shown])
+    names, counts = np.unique(judging[judged], return_counts=True)
+    return GradientJudgement(
+        verdict=verdict,
+        reason=reason,
+        max_rel_error=float(rel.max()),
+        median_rel_error=float(np.median(rel)),
+        max_abs_error=float(np.abs(a - reported)[shown].max()),
+        max_error_ratio=float(ratios[0][judged].max()) if judged.any() else 0.0,
+        worst=worst,
+        judged_by={str(k): int(v) for k, v in zip(names, counts, strict=True)},
+        unjudged=int(unjudged.sum()),
+        failed_entries=int(failing.sum()),
+    )
+
+
+def judge_loss(
+    loss: float, reference_loss: float, scores: FloatArray, dtype: np.dtype[np.floating[object]]
+) -> tuple[Verdict, str]:
+    """Judge an implementation's loss against the float64 reference loss.
+
+    The loss is a mean of N row losses, each carrying ``eps·kappa_i`` of
+    rounding, and a naive sum of N terms adds up to ``sqrt(N)·eps`` relative.
+    """
+    if not np.isfinite(loss):
+        return "fail", f"loss is {loss}"
+    n, columns = scores.shape
+    kappa = 1.0 + float(np.max(np.abs(scores))) + np.sqrt(columns) + np.sqrt(n)
+    difference = abs(loss - reference_loss)
+    tiers = [dtype] + ([np.dtype(np.float32)] if dtype == np.float64 else [])
+    allowed = [
+        SAFETY * float(np.finfo(t).eps) * kappa * max(1.0, abs(reference_loss)) for t in tiers
+    ]
+    if difference <= allowed[0]:
+        return "pass", ""
+    message = f"loss {loss:.10g} differs from the reference {reference_loss:.10g}"
+    if len(allowed) > 1 and difference <= allowed[1]:
+        return "warn", message + " beyond float64 precision (float32-level agreement)"
+    return "fail", message
+
+
+def _reported_reference(references: dict[str, Reference], method: str) -> Float64Array:
+    """The reference whose errors are reported: central where it resolves the value, if asked."""
+    if method == "complex":
+        return references["complex"].gradient
+    central = references["central"]
+    if method == "central":
+        return central.gradient
+    resolved = np.abs(central.gradient) > central.error
+    reported: Float64Array = np.where(resolved, central.gradient, references["complex"].gradient)
+    return reported
+
+
+def _choose_judge(
+    analytic: Float64Array,
+    references: dict[str, Reference],
+    method: str,
+    scores: FloatArray,
+    labels: IntArray,
+    n_total: int,
+    expected: np.dtype[np.floating[object]],
+) -> tuple[np.ndarray, Float64Array, Float64Array]:
+    """Return, per entry, the judging method's name, its value and its error bound."""
+    if method != "auto":
+        ref = references[method]
+        return np.full(analytic.shape, ref.method), ref.gradient, ref.error
+    central, exact = references["central"], references["complex"]
+    tolerance = entry_tolerance(exact.gradient, scores, labels, n_total, expected)
+    # Central differences decide an entry only when their verdict is conclusive:
+    # a miss beyond their own error, or an error bound inside the tolerance.
+    outside = np.abs(analytic - central.gradient) > tolerance + central.error
+    resolves = (central.error <= tolerance) & (np.abs(central.gradient) > central.error)
+    by_central = outside | resolves
+    names = np.where(by_central, "central", "complex")
+    value = np.where(by_central, central.gradient, exact.gradient)
+    bound = np.where(by_central, central.error, exact.error)
+    return names, value, bound
+
+
+def _tier_verdict(
+    failing: np.ndarray, ratios: list[Float64Array], judged: np.ndarray, size: int
+) -> tuple[Verdict, str]:
+    """Verdict from the per-tier error ratios: within the expected tier, float32 only, or neither."""
+    count = int(failing.sum())
+    if count == 0:
+        return "pass", ""
+    if len(ratios) > 1 and bool(np.all(ratios[1][judged] <= 1)):
+        return "warn", (
+            f"{count} of {size} entries are correct to float32 precision only "
+            f"(worst {float(ratios[0].max()):.3g}× the float64 tolerance)"
+        )
+    return "fail", f"{count} of {size} entries outside tolerance"
+
+
+def _worst_entries(
+    analytic: Float64Array,
+    value: Float64Array,
+    error: Float64Array,
+    allowed: Float64Array,
+    judging: np.ndarray,
+    judged: np.ndarray,
+    rows: IntArray,
+    top: int,
+) -> tuple[WorstEntry, ...]:
+    """The ``top`` judged entries with the largest error-to-tolerance ratio, worst first."""
+    ratio = error / allowed
+    ranked = np.where(judged, ratio, -1.0).ravel()
+    count = min(top, int(judged.sum()))
+    order = np.argsort(-ranked, kind="stable")[:count]
+    entries = []
+    for flat in order:
+        i, j = np.unravel_index(flat, analytic.shape)
+        entries.append(
+            WorstEntry(
+                row=int(rows[i]),
+                column=int(j),
+                analytic=float(analytic[i, j]),
+                numerical=float(value[i, j]),
+                abs_error=float(error[i, j]),
+                tolerance=float(allowed[i, j]),
+                ratio=float(ratio[i, j]),
+                method=str(judging[i, j]),
+            )
+        )
+    return tuple(entries)
