@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 
-def cifar_like_batch(rng: np.random.Generator, n: int = 500, c: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def cifar_like_batch(
+    rng: np.random.Generator, n: int = 500, c: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Scores of a half-trained linear classifier: the right class a little ahead, on average."""
     labels = rng.integers(0, c, size=n)
     scores = rng.normal(0.0, 1.5, size=(n, c))

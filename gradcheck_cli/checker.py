@@ -11,7 +11,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,33 +184,35 @@ def check_implementation(
     name, function = resolve(implementation)
     scores, labels = reference.scores, reference.labels
     call = _call(function, scores, labels)
-    base = {
-        "name": name,
-        "reference_loss": reference.reference_loss,
-        "method": reference.method,
-        "entries_total": scores.size,
-        "entries_checked": int(reference.checked.sum()),
-        "sampled": reference.sampled,
-        "seconds": call.seconds,
-        "dtype": str(scores.dtype),
-        "floating_point_warnings": call.warnings,
-        "modified_inputs": call.modified,
-        "user_traceback": call.traceback,
-        "loss": call.loss,
-    }
-    nothing = dict.fromkeys(
-        ("max_rel_error", "median_rel_error", "max_abs_error", "max_error_ratio"), math.nan
+    unjudged = CheckResult(
+        name=name,
+        verdict="fail",
+        reason=call.problem,
+        loss=call.loss,
+        reference_loss=reference.reference_loss,
+        max_rel_error=math.nan,
+        median_rel_error=math.nan,
+        max_abs_error=math.nan,
+        max_error_ratio=math.nan,
+        worst=(),
+        method=reference.method,
+        judged_by={},
+        unjudged=0,
+        entries_checked=int(reference.checked.sum()),
+        entries_total=scores.size,
+        sampled=reference.sampled,
+        seconds=call.seconds,
+        dtype=str(scores.dtype),
+        floating_point_warnings=call.warnings,
+        modified_inputs=call.modified,
+        user_traceback=call.traceback,
     )
-    empty = {"worst": (), "judged_by": {}, "unjudged": 0}
-    if call.problem:
-        return CheckResult(verdict="fail", reason=call.problem, **base, **nothing, **empty)
-    assert call.dscores is not None  # a call without a problem returned a gradient
-    dscores = call.dscores
-    if not np.all(np.isfinite(dscores)):
-        reason = _non_finite_reason(dscores, call.warnings)
-        return CheckResult(verdict="fail", reason=reason, **base, **nothing, **empty)
+    if call.dscores is None:
+        return unjudged
+    if not np.all(np.isfinite(call.dscores)):
+        return replace(unjudged, reason=_non_finite_reason(call.dscores, call.warnings))
     judgement = judge_gradient(
-        dscores[reference.rows],
+        call.dscores[reference.rows],
         reference.references,
         method=reference.method,
         scores=scores[reference.rows],
@@ -228,10 +230,9 @@ def check_implementation(
     if call.modified:
         verdicts.append(("warn", f"modified its input {' and '.join(call.modified)}"))
     verdict = max((v for v, _ in verdicts), key=SEVERITY.__getitem__)
-    reason = "; ".join(text for v, text in verdicts if text and v != "pass")
-    if not reason:
-        reason = judgement.reason
-    return CheckResult(
+    reason = "; ".join(text for v, text in verdicts if text and v != "pass") or judgement.reason
+    return replace(
+        unjudged,
         verdict=verdict,
         reason=reason,
         max_rel_error=judgement.max_rel_error,
@@ -241,7 +242,6 @@ def check_implementation(
         worst=judgement.worst,
         judged_by=judgement.judged_by,
         unjudged=judgement.unjudged,
-        **base,
     )
 
 
@@ -317,7 +317,7 @@ def check_all(
 def assert_gradient_correct(
     implementation: str | Implementation, scores: Any, labels: Any, **options: Any
 ) -> CheckResult:
-    """Raise ``AssertionError`` unless the implementation passes, in the spirit of ``assert_allclose``.
+    """Raise ``AssertionError`` unless the implementation passes, like ``assert_allclose``.
 
     Parameters
     ----------
@@ -387,7 +387,10 @@ def _call(function: Implementation, scores: FloatArray, labels: IntArray) -> _Ca
     )
     modified = tuple(
         name
-        for name, copy, original in (("scores", scores_copy, scores), ("labels", labels_copy, labels))
+        for name, copy, original in (
+            ("scores", scores_copy, scores),
+            ("labels", labels_copy, labels),
+        )
         if copy.shape != original.shape or not np.array_equal(copy, original)
     )
     loss, dscores = None, None

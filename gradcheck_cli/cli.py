@@ -83,8 +83,13 @@ def main() -> None:
     help="Spot-check this many entries (each sampled row's label entry included).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
-@click.option("--top", type=click.IntRange(1, 100), default=5, show_default=True,
-              help="Worst entries kept per implementation (--json).")
+@click.option(
+    "--top",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Worst entries kept per implementation (--json).",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def run(

@@ -24,22 +24,12 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK"
 _KEPT_FLOATS = (np.float16, np.float32, np.float64)
 _MAX_CELL = 30
-# np.load and zipfile raise a wide, version-dependent set of exceptions on malformed input
-# (header parsing goes through ast, archives through zlib); each one means "unusable file".
-_READ_ERRORS = (
-    ValueError,  # includes UnicodeError
-    TypeError,
-    KeyError,
-    EOFError,
-    OSError,
-    RuntimeError,  # includes RecursionError, NotImplementedError (unknown zip compression)
-    SyntaxError,  # the header is a Python literal; numpy retokenizes odd ones
-    tokenize.TokenError,
-    MemoryError,
-    OverflowError,
-    zipfile.BadZipFile,
-    zlib.error,
-)
+# np.load raises a wide, version-dependent set of exceptions on malformed input: the header is
+# a Python literal (ast, tokenize), archives go through zipfile and zlib, and RuntimeError covers
+# RecursionError and unknown zip compression methods. Each one means "unusable file".
+_BASIC_ERRORS = (ValueError, TypeError, KeyError, EOFError, OSError, RuntimeError, MemoryError)
+_PARSER_ERRORS = (SyntaxError, tokenize.TokenError, OverflowError, zipfile.BadZipFile, zlib.error)
+_READ_ERRORS = _BASIC_ERRORS + _PARSER_ERRORS
 
 
 def load_scores(path: str | os.PathLike[str]) -> FloatArray:
@@ -246,7 +236,7 @@ def _read_array(path: str | os.PathLike[str], key: str, *, exact: bool = False) 
     if fspath == STDIN:
         return _parse_text(_read_stdin(), name)
     suffix = os.path.splitext(fspath)[1].lower()
-    if os.path.isdir(fspath):
+    if os.path.isdir(fspath):  # checked first: opening one fails differently on each OS
         raise _error(name, "is a directory, not a file")
     if suffix not in (".npy", ".npz", *_TEXT_SUFFIXES):
         what = f"'{suffix}'" if suffix else "(no extension)"
@@ -258,8 +248,6 @@ def _read_array(path: str | os.PathLike[str], key: str, *, exact: bool = False) 
             return _load_numpy(fh, name, suffix, key, exact=exact)
     except FileNotFoundError as exc:
         raise _error(name, "no such file") from exc
-    except IsADirectoryError as exc:
-        raise _error(name, "is a directory, not a file") from exc
     except PermissionError as exc:
         raise _error(name, "cannot be read: permission denied") from exc
     except OSError as exc:

@@ -26,6 +26,8 @@ COMPLEX_STEP = 1e-20
 """The complex step: small enough that the O(h²) truncation is far below eps."""
 CENTRAL_STEP = float((3 * EPS) ** (1 / 3))
 """Balances central difference's O(h²) truncation against its O(eps/h) rounding."""
+_KEEP_NORMAL = 1e-290
+_LARGEST_COMPLEX_STEP = 1e-8
 BLOCK_ENTRIES = 1 << 18
 """Rows are processed in blocks of about this many entries, so memory stays bounded."""
 
@@ -76,7 +78,7 @@ def reference_loss(scores: FloatArray, labels: IntArray) -> float:
     total = 0.0
     for _, chosen in _row_blocks(scores, None):
         total += float(np.sum(reference_row_losses(scores[chosen], labels[chosen])))
-    return total / scores.shape[0]
+    return total / int(scores.shape[0])
 
 
 def perturbed_row_losses(stats: RowStatistics, steps: np.ndarray) -> np.ndarray:
@@ -101,13 +103,19 @@ def perturbed_row_losses(stats: RowStatistics, steps: np.ndarray) -> np.ndarray:
     moves every other ``u[i, j]`` by ``-t``: ``excess + rest·expm1(-t)``.
     Both stay in ``log1p`` form, so no cancellation against 1 is introduced.
     """
+    coefficient, direction = _coefficients(stats)
+    result: np.ndarray = np.log1p(stats.excess[:, None] + coefficient * np.expm1(direction * steps))
+    return result
+
+
+def _coefficients(stats: RowStatistics) -> tuple[Float64Array, Float64Array]:
+    """Return, per entry, the term a step scales and the sign it scales it with."""
     n = stats.terms.shape[0]
     is_label = np.zeros(stats.terms.shape, dtype=bool)
     is_label[np.arange(n), stats.labels] = True
-    coefficient = np.where(is_label, stats.rest[:, None], stats.terms)
-    direction = np.where(is_label, -1.0, 1.0)
-    result: np.ndarray = np.log1p(stats.excess[:, None] + coefficient * np.expm1(direction * steps))
-    return result
+    coefficient: Float64Array = np.where(is_label, stats.rest[:, None], stats.terms)
+    direction: Float64Array = np.where(is_label, -1.0, 1.0)
+    return coefficient, direction
 
 
 def complex_step(
@@ -146,8 +154,13 @@ def complex_step(
     gradient = np.empty(_selected_shape(scores, rows), dtype=np.float64)
     for block, chosen in _row_blocks(scores, rows):
         stats = row_statistics(scores[chosen], labels[chosen])
-        steps = np.full(stats.terms.shape, 1j * h)
-        gradient[block] = perturbed_row_losses(stats, steps).imag / h
+        # The imaginary part carries term·h: for a term below ~1e-288 that would fall into
+        # the subnormal range and lose digits, so such entries take a larger step (their
+        # O(h²) truncation stays far below eps up to h = 1e-8).
+        coefficient, _ = _coefficients(stats)
+        with np.errstate(divide="ignore"):
+            step = np.clip(_KEEP_NORMAL / coefficient, h, _LARGEST_COMPLEX_STEP)
+        gradient[block] = perturbed_row_losses(stats, 1j * step).imag / step
     gradient /= scores.shape[0]
     return gradient
 
@@ -157,11 +170,13 @@ def complex_step_error(scores: FloatArray, gradient: Float64Array) -> Float64Arr
 
     The step itself adds O(h²), nothing at h = 1e-20; what is left is rounding
     in the shifted score differences, ``eps·|s|`` relative each, and in the
-    row sum, ``sqrt(C)·eps``.
+    row sum, ``sqrt(C)·eps``. Entries below ~1e-300 are subnormal-limited:
+    they get an absolute floor of one subnormal spacing over the largest step.
     """
-    columns = scores.shape[1]
+    rows, columns = scores.shape
     kappa = 1.0 + 2.0 * np.max(np.abs(scores), axis=1) + np.sqrt(columns)
-    bound: Float64Array = 4.0 * EPS * kappa[:, None] * np.abs(gradient)
+    floor = float(np.finfo(np.float64).smallest_subnormal) / _LARGEST_COMPLEX_STEP
+    bound: Float64Array = 4.0 * EPS * kappa[:, None] * np.abs(gradient) + floor
     return bound
 
 

@@ -123,7 +123,7 @@ def _method_caption(reference: ReferenceSet) -> str:
 
 
 def _worst_cell(result: CheckResult) -> str:
-    """The worst entry's index, analytic and numerical value, and the method that judged it."""
+    """Return the worst entry's index, analytic and numerical value."""
     if not result.worst:
         return "—"
     w = result.worst[0]

@@ -23,9 +23,10 @@ is judged against the float32 tier instead, which gives ``warn``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from gradcheck_cli._typing import Float64Array, FloatArray, IntArray
 
@@ -109,7 +110,7 @@ def entry_tolerance(
     scores: FloatArray,
     labels: IntArray,
     n_total: int,
-    dtype: np.dtype[np.floating[object]] | type[np.floating[object]],
+    dtype: DTypeLike,
 ) -> Float64Array:
     """Tolerance per entry for a correct implementation working in ``dtype``.
 
@@ -207,8 +208,7 @@ def judge_gradient(
     if verdict != "pass" and worst:
         w = worst[0]
         reason += (
-            f"; worst ({w.row}, {w.column}): analytic {w.analytic:.6g}, "
-            f"numerical {w.numerical:.6g}"
+            f"; worst ({w.row}, {w.column}): analytic {w.analytic:.6g}, numerical {w.numerical:.6g}"
         )
     shown = judged if judged.any() else checked
     label_floor = np.zeros(a.shape)
@@ -230,7 +230,7 @@ def judge_gradient(
 
 
 def judge_loss(
-    loss: float, reference_loss: float, scores: FloatArray, dtype: np.dtype[np.floating[object]]
+    loss: float, reference_loss: float, scores: FloatArray, dtype: np.dtype[Any]
 ) -> tuple[Verdict, str]:
     """Judge an implementation's loss against the float64 reference loss.
 
@@ -255,7 +255,7 @@ def judge_loss(
 
 
 def _reported_reference(references: dict[str, Reference], method: str) -> Float64Array:
-    """The reference whose errors are reported: central where it resolves the value, if asked."""
+    """Return the reference whose errors are reported (central where it resolves the value)."""
     if method == "complex":
         return references["complex"].gradient
     central = references["central"]
@@ -273,7 +273,7 @@ def _choose_judge(
     scores: FloatArray,
     labels: IntArray,
     n_total: int,
-    expected: np.dtype[np.floating[object]],
+    expected: np.dtype[Any],
 ) -> tuple[np.ndarray, Float64Array, Float64Array]:
     """Return, per entry, the judging method's name, its value and its error bound."""
     if method != "auto":
@@ -295,7 +295,7 @@ def _choose_judge(
 def _tier_verdict(
     failing: np.ndarray, ratios: list[Float64Array], judged: np.ndarray, size: int
 ) -> tuple[Verdict, str]:
-    """Verdict from the per-tier error ratios: within the expected tier, float32 only, or neither."""
+    """Decide from the per-tier error ratios: expected tier, float32 tier only, or neither."""
     count = int(failing.sum())
     if count == 0:
         return "pass", ""
@@ -317,7 +317,7 @@ def _worst_entries(
     rows: IntArray,
     top: int,
 ) -> tuple[WorstEntry, ...]:
-    """The ``top`` judged entries with the largest error-to-tolerance ratio, worst first."""
+    """Return the ``top`` judged entries with the largest error-to-tolerance ratio."""
     ratio = error / allowed
     ranked = np.where(judged, ratio, -1.0).ravel()
     count = min(top, int(judged.sum()))

@@ -201,7 +201,7 @@ def test_permission_error_is_reported(tmp_path: Path, monkeypatch: pytest.Monkey
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("builtins.open", refuse)
+    monkeypatch.setattr("gradcheck_cli.loading.open", refuse, raising=False)
     with raises("s.npy: cannot be read: permission denied"):
         load_scores(path)
 
