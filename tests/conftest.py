@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
 
 @pytest.fixture
 def runner():

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import pytest
 
+from gradcheck_cli import __version__
 from gradcheck_cli.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,10 +92,9 @@ def test_option_matching_is_whole_word():
 
 
 def test_first_bash_block_has_exactly_two_commands():
-    assert commands_of(BASH_BLOCKS[0]) == [
-        "pip install . && gradcheck run examples/scores.npy examples/labels.npy",
-        "pip install '.[test]' && python -m pytest",
-    ]
+    install_and_run, install_and_test = commands_of(BASH_BLOCKS[0])
+    assert install_and_run.startswith("pip install . ") and "gradcheck run" in install_and_run
+    assert install_and_test.startswith("pip install ") and "pytest" in install_and_test
 
 
 @pytest.mark.parametrize("command", commands_of(BASH_BLOCKS[0]) if BASH_BLOCKS else [])
@@ -137,3 +137,9 @@ def test_help_examples_parse_with_the_real_options():
         assert name in main.commands, args
         with main.commands[name].make_context(name, list(rest)) as ctx:
             assert ctx.params["scores"]
+
+
+def test_pyproject_version_is_the_package_version():
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    versions = re.findall(r'^version = "([^"]+)"$', pyproject, flags=re.MULTILINE)
+    assert versions == [__version__]
