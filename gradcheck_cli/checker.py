@@ -210,7 +210,8 @@ def check_implementation(
     if call.dscores is None:
         return unjudged
     if not np.all(np.isfinite(call.dscores)):
-        return replace(unjudged, reason=_non_finite_reason(call.dscores, call.warnings))
+        reason = _non_finite_reason(call.dscores, call.warnings)
+        return replace(unjudged, reason=reason, worst=_first_non_finite(call.dscores, reference))
     judgement = judge_gradient(
         call.dscores[reference.rows],
         reference.references,
@@ -440,6 +441,27 @@ def _non_finite_reason(dscores: np.ndarray, floating_warnings: tuple[str, ...]) 
     cause = "; ".join(floating_warnings)
     text = f"{int(bad.sum())} gradient entries are nan or inf (first at {first})"
     return f"{cause}: {text}" if cause else text
+
+
+def _first_non_finite(dscores: np.ndarray, reference: ReferenceSet) -> tuple[WorstEntry, ...]:
+    """Return the first nan/inf gradient entry beside its numerical value, if it was checked."""
+    row, column = (int(k) for k in np.argwhere(~np.isfinite(dscores))[0])
+    where = int(np.searchsorted(reference.rows, row))
+    if where == len(reference.rows) or reference.rows[where] != row:
+        return ()
+    judge = reference.references.get("complex") or reference.references["central"]
+    return (
+        WorstEntry(
+            row=row,
+            column=column,
+            analytic=float(dscores[row, column]),
+            numerical=float(judge.gradient[where, column]),
+            abs_error=math.inf,
+            tolerance=float(judge.error[where, column]),
+            ratio=math.inf,
+            method=judge.method,
+        ),
+    )
 
 
 def _sample_entries(

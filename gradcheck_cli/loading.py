@@ -316,8 +316,8 @@ def _parse_text(data: bytes, name: str) -> NDArray[np.float64]:
         cells = [cell.strip() for cell in line.split(sep)]
         values = _floats(cells)
         if values is None:
-            if index == 0:
-                continue  # a header row: only the first line may be one
+            if index == 0 and all(_floats([cell]) is None for cell in cells):
+                continue  # a header row: only the first line may be one, and none of it numeric
             col, cell = next((i, c) for i, c in enumerate(cells, 1) if _floats([c]) is None)
             shown = cell if len(cell) <= _MAX_CELL else cell[:_MAX_CELL] + "..."
             raise _error(name, f"row {number}, column {col}: {shown!r} is not a number")

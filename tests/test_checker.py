@@ -159,3 +159,14 @@ def test_assert_gradient_correct_strict_rejects_a_warn(small_batch):
     assert assert_gradient_correct(float32, *small_batch).verdict == "warn"
     with pytest.raises(AssertionError, match="gradient check warn"):
         assert_gradient_correct(float32, *small_batch, strict=True)
+
+
+def test_a_non_finite_gradient_names_its_first_bad_entry_as_the_worst():
+    scores = np.array([[0.0, 1.0], [1000.0, 0.0]])
+    result = check("rows", scores, np.array([0, 1]))
+    assert result.verdict == "fail"
+    worst = result.worst[0]
+    assert (worst.row, worst.column) == (1, 0)
+    assert np.isnan(worst.analytic)
+    assert worst.numerical == pytest.approx(0.5, rel=1e-12)
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["worst"][0]["analytic"] is None

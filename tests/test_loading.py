@@ -432,3 +432,10 @@ def test_random_bytes_load_or_raise_input_error(
             load(path)
         except InputError as exc:
             assert "\n" not in str(exc)
+
+
+def test_a_first_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "typo.csv"
+    path.write_text("1,2,x\n3,4,5\n")
+    with raises("typo.csv: row 1, column 3: 'x' is not a number"):
+        load_scores(path)
