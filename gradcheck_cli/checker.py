@@ -370,7 +370,7 @@ def _call(function: Implementation, scores: FloatArray, labels: IntArray) -> _Ca
     """Call ``function`` on copies, recording floating-point warnings, mutation and errors."""
     scores_copy, labels_copy = scores.copy(), labels.copy()
     problem, user_traceback, output = "", "", None
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"):
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
         warnings.simplefilter("always")
         start = time.perf_counter()
         try:
@@ -439,7 +439,9 @@ def _non_finite_reason(dscores: np.ndarray, floating_warnings: tuple[str, ...]) 
     bad = ~np.isfinite(dscores)
     first = tuple(int(k) for k in np.argwhere(bad)[0])
     cause = "; ".join(floating_warnings)
-    text = f"{int(bad.sum())} gradient entries are nan or inf (first at {first})"
+    count = int(bad.sum())
+    entries = "entry is" if count == 1 else "entries are"
+    text = f"{count} gradient {entries} nan or inf (first at {first})"
     return f"{cause}: {text}" if cause else text
 
 

@@ -131,7 +131,7 @@ def run(
         err.print(report.summary_line(results, strict))
     else:
         out = Console()
-        out.print(report.run_table(results, reference))
+        out.print(report.run_table(results, reference, width=out.width))
         out.print(report.run_details(results))
         out.print(report.summary_line(results, strict))
     sys.exit(exit_code(results, strict))

@@ -33,8 +33,13 @@ def verdict_text(verdict: str) -> Text:
     return Text(f"{VERDICT_MARK[verdict]} {verdict.upper()}", style=VERDICT_STYLE[verdict])
 
 
-def run_table(results: Sequence[CheckResult], reference: ReferenceSet) -> Table:
-    """Build the table of `gradcheck run`: one row per implementation, fits 80 columns."""
+COMPACT_BELOW = 80
+"""Narrower terminals get the table without its loss and entries columns."""
+
+
+def run_table(results: Sequence[CheckResult], reference: ReferenceSet, width: int = 80) -> Table:
+    """Build the table of `gradcheck run`: one row per implementation, fitting ``width``."""
+    compact = width < COMPACT_BELOW
     n, c = reference.scores.shape
     table = Table(
         title=f"Gradient check · N={n} C={c} · {reference.scores.dtype}",
@@ -42,27 +47,24 @@ def run_table(results: Sequence[CheckResult], reference: ReferenceSet) -> Table:
         caption=_method_caption(reference),
         caption_justify="left",
     )
-    table.add_column("impl", overflow="fold", max_width=18)
+    table.add_column("impl", overflow="fold", min_width=10, max_width=24)
     table.add_column("verdict\ntime", no_wrap=True)
     table.add_column("rel err max\nrel err med\nabs err max", justify="right", no_wrap=True)
     table.add_column("worst (i, j)\nanalytic\nnumerical", justify="right", no_wrap=True)
-    table.add_column("loss\nreference", justify="right", no_wrap=True)
-    table.add_column("entries\njudged by", justify="right", no_wrap=True)
+    if not compact:
+        table.add_column("loss\nreference", justify="right", no_wrap=True)
+        table.add_column("entries\njudged by", justify="right", no_wrap=True)
     for result in results:
         verdict = verdict_text(result.verdict)
         verdict.append(f"\n{_duration(result.seconds)}", style="default")
-        table.add_row(
-            escape(result.name),
-            verdict,
-            "\n".join(
-                number(x)
-                for x in (result.max_rel_error, result.median_rel_error, result.max_abs_error)
-            ),
-            _worst_cell(result),
-            f"{_loss(result.loss)}\n{_loss(result.reference_loss)}",
-            _judged_cell(result),
-            end_section=True,
-        )
+        errors = (result.max_rel_error, result.median_rel_error, result.max_abs_error)
+        cells: list[RenderableType] = [escape(result.name), verdict]
+        cells.append("\n".join(number(x) for x in errors))
+        cells.append(_worst_cell(result))
+        if not compact:
+            cells.append(f"{_loss(result.loss)}\n{_loss(result.reference_loss)}")
+            cells.append(_judged_cell(result))
+        table.add_row(*cells, end_section=True)
     return table
 
 
@@ -87,7 +89,8 @@ def summary_line(results: Sequence[CheckResult], strict: bool) -> Text:
     parts = [f"{counts[v]} {v}" for v in ("pass", "warn", "fail") if counts[v]]
     worst = "fail" if counts["fail"] else "warn" if counts["warn"] else "pass"
     note = " (warn fails under --strict)" if strict and counts["warn"] else ""
-    text = f"Summary: {len(results)} implementations checked: {', '.join(parts)}{note}"
+    checked = "implementation" if len(results) == 1 else "implementations"
+    text = f"Summary: {len(results)} {checked} checked: {', '.join(parts)}{note}"
     return Text(text, style=VERDICT_STYLE[worst])
 
 
@@ -150,4 +153,4 @@ def _duration(seconds: float) -> str:
 
 def _loss(value: float | None) -> str:
     """Format a loss value, '—' when there is none."""
-    return "—" if value is None else f"{value:.6g}"
+    return "—" if value is None else f"{value:.6g}"  # a nan loss shows as nan: it was returned

@@ -190,7 +190,9 @@ def test_run_document_is_strict_json_even_with_nan_errors(overflowing):
     assert parsed["schema"] == report.SCHEMA == 1
     assert parsed["scores"] == "s.npy" and parsed["labels"] is None
     assert parsed["implementations"][0]["max_rel_error"] is None
-    assert parsed["implementations"][0]["worst"] == []
+    first_nan = parsed["implementations"][0]["worst"][0]  # named, with nan/inf as null
+    assert first_nan["analytic"] is None and first_nan["ratio"] is None
+    assert isinstance(first_nan["numerical"], float)
     assert parsed["implementations"][1]["verdict"] == "pass"
     assert parsed["implementations"][1]["worst"][0].keys() >= {"row", "column", "analytic"}
 
@@ -224,3 +226,15 @@ def test_number(value, expected):
 
 def test_number_digits():
     assert report.number(1.23456e-3, digits=4) == "1.2346e-03"
+
+
+@pytest.mark.parametrize("width", [60, 70, 79])
+def test_narrow_terminals_get_a_compact_table_that_still_names_each_row(mixed, width):
+    reference, results = mixed
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(report.run_table(results, reference, width=width))
+    text = console.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    for name in ("stable", "vectorized", "scaled", "as_f32"):
+        assert name in text
+    assert "reference" not in text  # the loss column is the one left out
