@@ -48,7 +48,8 @@ class CheckResult:
       clean pass.
     * ``loss`` is what the implementation returned (None if it returned only
       a gradient); ``reference_loss`` is the float64 softmax loss.
-    * ``max_rel_error``, ``median_rel_error`` and ``max_abs_error`` compare the
+    * ``max_rel_error``, ``median_rel_error``, ``max_abs_error`` and
+      ``median_abs_error`` compare the
       analytic gradient with the reported numerical one (central differences
       under ``auto`` and ``central``, complex step under ``complex``), over
       the checked entries; ``nan`` when no gradient could be compared.
@@ -71,6 +72,7 @@ class CheckResult:
     max_rel_error: float
     median_rel_error: float
     max_abs_error: float
+    median_abs_error: float
     max_error_ratio: float
     worst: tuple[WorstEntry, ...]
     method: str
@@ -193,6 +195,7 @@ def check_implementation(
         max_rel_error=math.nan,
         median_rel_error=math.nan,
         max_abs_error=math.nan,
+        median_abs_error=math.nan,
         max_error_ratio=math.nan,
         worst=(),
         method=reference.method,
@@ -239,6 +242,7 @@ def check_implementation(
         max_rel_error=judgement.max_rel_error,
         median_rel_error=judgement.median_rel_error,
         max_abs_error=judgement.max_abs_error,
+        median_abs_error=judgement.median_abs_error,
         max_error_ratio=judgement.max_error_ratio,
         worst=judgement.worst,
         judged_by=judgement.judged_by,

@@ -58,7 +58,8 @@ class WorstEntry:
 class GradientJudgement:
     """The verdict on one gradient and the numbers behind it.
 
-    Errors (``max_rel_error``, ``median_rel_error``, ``max_abs_error``) are
+    Errors (``max_rel_error``, ``median_rel_error``, ``max_abs_error``,
+    ``median_abs_error``) are
     measured against the reported reference; relative error is
     ``|a - n| / max(|a|, |n|)``, with the label entry measured against at
     least the row scale ``1/N`` since ``(p - 1)/N`` cancels. Under ``auto`` the
@@ -75,6 +76,7 @@ class GradientJudgement:
     max_rel_error: float
     median_rel_error: float
     max_abs_error: float
+    median_abs_error: float
     worst: tuple[WorstEntry, ...]
     judged_by: dict[str, int]
     unjudged: int
@@ -240,6 +242,7 @@ def judge_gradient(
         max_rel_error=float(rel.max()),
         median_rel_error=float(np.median(rel)),
         max_abs_error=float(difference.max()),
+        median_abs_error=float(np.median(difference)),
         max_error_ratio=float(np.max(ratio, where=judged, initial=0.0)),
         worst=worst,
         judged_by={name: count for name, count in judged_by.items() if count},

@@ -33,6 +33,7 @@ RESULT_KEYS = {
     "max_rel_error",
     "median_rel_error",
     "max_abs_error",
+    "median_abs_error",
     "worst",
     "method",
     "entries_checked",
