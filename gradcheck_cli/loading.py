@@ -130,7 +130,7 @@ def validate_inputs(
     Parameters
     ----------
     scores : array_like, shape (N, C)
-        Finite real numbers, N >= 1 and C >= 1. float16/32/64 keep their dtype; integers
+        Finite real numbers, N >= 1 and C >= 2. float16/32/64 keep their dtype; integers
         become float64; bool, complex, object and string data are refused.
     labels : array_like, shape (N,) or (N, 1)
         Integers, or floats with integral values, each in ``[0, C)``.
@@ -158,6 +158,11 @@ def validate_inputs(
     checked_scores = _validate_scores(scores, scores_name)
     checked_labels = _validate_labels(labels, labels_name)
     n, c = checked_scores.shape
+    if c == 1:
+        # With one class every probability is 1: the loss is 0 and so is every gradient
+        # entry, whatever the implementation does with the scores. Nothing to check.
+        problem = "scores have 1 class; the softmax loss needs at least 2 (with one it is 0)"
+        raise _error(scores_name, problem)
     if checked_labels.shape[0] != n:
         problem = f"has {checked_labels.shape[0]} labels but {scores_name} has {n} rows"
         raise _error(labels_name, problem)
@@ -165,9 +170,8 @@ def validate_inputs(
     if bad.size:
         row = int(bad[0])
         more = f" ({bad.size} labels are out of range)" if bad.size > 1 else ""
-        classes = "class" if c == 1 else "classes"
         problem = f"label {checked_labels[row]} at row {row} is out of range [0, {c})"
-        raise _error(labels_name, f"{problem} for {c} {classes}{more}")
+        raise _error(labels_name, f"{problem} for {c} classes{more}")
     return checked_scores, checked_labels
 
 

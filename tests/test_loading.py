@@ -439,3 +439,8 @@ def test_a_first_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -> Non
     path.write_text("1,2,x\n3,4,5\n")
     with raises("typo.csv: row 1, column 3: 'x' is not a number"):
         load_scores(path)
+
+
+def test_a_single_class_is_refused_with_the_reason() -> None:
+    with raises("scores: scores have 1 class; the softmax loss needs at least 2"):
+        validate_inputs(np.ones((3, 1)), np.zeros(3, dtype=int))

@@ -264,3 +264,12 @@ def test_a_perturbed_entry_always_fails(batch, where, factor):
     if relative <= 1.01e-6:
         assert result.verdict == "warn"
     assert (result.worst[0].row, result.worst[0].column) == (i, j)
+
+
+def test_loss_tolerance_stays_finite_for_scores_of_1e300():
+    scores = np.array([[1e300, -1e300, 0.0], [-1e300, 1e300, 5.0]])
+    labels = np.array([0, 2])
+    reference = 0.5e300  # row 2's loss is 1e300 - 5
+    assert judge_loss(reference, reference, scores, np.dtype(np.float64))[0] == "pass"
+    assert judge_loss(reference * 1.001, reference, scores, np.dtype(np.float64))[0] == "fail"
+    assert check("stable", scores, labels).verdict == "pass"
