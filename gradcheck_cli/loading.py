@@ -313,8 +313,9 @@ def _parse_text(data: bytes, name: str) -> NDArray[np.float64]:
     ]
     if not lines:
         raise _error(name, "is empty")
-    first = lines[0][1]
-    sep = "," if "," in first else "\t" if "\t" in first else None
+    sep = _separator(lines[0][1])
+    if sep is None and len(lines) > 1 and _floats(lines[0][1].split()) is None:
+        sep = _separator(lines[1][1])  # a one-column header hides the data's separator
     rows: list[list[float]] = []
     for index, (number, line) in enumerate(lines):
         cells = [cell.strip() for cell in line.split(sep)]
@@ -331,6 +332,11 @@ def _parse_text(data: bytes, name: str) -> NDArray[np.float64]:
     if not rows:
         raise _error(name, "has a header row but no data rows")
     return np.array(rows, dtype=np.float64)
+
+
+def _separator(line: str) -> str | None:
+    """Return the separator a line uses: comma, tab, or None for runs of whitespace."""
+    return "," if "," in line else "\t" if "\t" in line else None
 
 
 def _floats(cells: list[str]) -> list[float] | None:

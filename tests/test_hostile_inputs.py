@@ -160,7 +160,7 @@ BAD_INPUTS = [
         "unsupported file type '.json'",
     ),
     ("no extension", ("scores", GOOD_SCORES), ("y.csv", GOOD_LABELS), "(no extension)"),
-    ("huge header line", ("s.csv", "h" * 200_000 + "\n1,2,3\n"), ("y.csv", "0\n"), "s.csv"),
+    ("huge header line", ("s.csv", "h" * 200_000 + "\n1,x,3\n"), ("y.csv", "0\n"), "'x' is not"),
     (
         "huge non-numeric cell",
         ("s.csv", "1,2,3\n4,5," + "z" * 5000 + "\n"),

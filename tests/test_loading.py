@@ -444,3 +444,9 @@ def test_a_first_row_with_a_typo_is_an_error_not_a_header(tmp_path: Path) -> Non
 def test_a_single_class_is_refused_with_the_reason() -> None:
     with raises("scores: scores have 1 class; the softmax loss needs at least 2"):
         validate_inputs(np.ones((3, 1)), np.zeros(3, dtype=int))
+
+
+def test_a_one_column_header_does_not_hide_the_comma_separator(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("score\n1,2,3\n4,5,6\n")
+    np.testing.assert_array_equal(load_scores(path), [[1, 2, 3], [4, 5, 6]])
