@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,9 +14,31 @@ import numpy as np
 from rich.console import Console
 
 from gradcheck_cli import __version__, report
-from gradcheck_cli.checker import METHODS, CheckResult, Method, check_all, resolve
+from gradcheck_cli._typing import FloatArray, IntArray
+from gradcheck_cli.bench import DEFAULT_SIZES, DTYPES, BenchResult, Size, benchmark, parse_sizes
+from gradcheck_cli.checker import (
+    AGAINST,
+    METHODS,
+    Against,
+    CheckResult,
+    Method,
+    check_all,
+    resolve,
+)
+from gradcheck_cli.demo import run_demo, save_batch
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.loading import load_inputs
+from gradcheck_cli.net import (
+    BUILT_IN,
+    NetImplementation,
+    Parameters,
+    check_net,
+    load_data,
+    load_params,
+    network_and_data,
+)
+from gradcheck_cli.net import resolve as resolve_network
+from gradcheck_cli.plugins import is_plugin_spec, load_implementation
 from gradcheck_cli.softmax import IMPLEMENTATIONS
 
 
@@ -33,8 +57,14 @@ def exit_code(results: Sequence[CheckResult], strict: bool) -> int:
 def _implementation_names(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[str, ...]:
-    """Check each --impl value at parse time; default to every built-in implementation."""
+    """Check each built-in --impl name at parse time; default to every built-in implementation.
+
+    A FILE.py:NAME or package.module:NAME spec is only loaded when the command
+    runs (importing user code is not parsing), where a problem is one error line.
+    """
     for value in values:
+        if is_plugin_spec(value):
+            continue
         try:
             resolve(value)
         except GradcheckError as exc:
@@ -61,7 +91,17 @@ def main() -> None:
     "impls",
     multiple=True,
     callback=_implementation_names,
-    help=f"Implementation to check, repeatable: {', '.join(IMPLEMENTATIONS)}. Default: all.",
+    metavar="NAME|FILE.py:NAME",
+    help=f"Implementation to check, repeatable: {', '.join(IMPLEMENTATIONS)}, or your own "
+    "f(scores, labels) as path/to/file.py:NAME or package.module:NAME. Default: the built-ins.",
+)
+@click.option(
+    "--against",
+    type=click.Choice(AGAINST),
+    default="reference",
+    show_default=True,
+    help="Whose loss to differentiate: the softmax loss (reference), or each implementation's "
+    "own loss as a black box (own: label smoothing, temperature, class weights...).",
 )
 @click.option(
     "--method",
@@ -69,20 +109,27 @@ def main() -> None:
     default="auto",
     show_default=True,
     help="Numerical reference: central differences confirmed by the complex step (auto), "
-    "central differences alone, or the complex step alone.",
+    "central differences alone, or the complex step alone. Not used with --against own.",
 )
 @click.option(
     "--h",
     "step",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Central-difference step (default (3·eps)^(1/3) ≈ 8.7e-6).",
+    help="Central-difference step (default (3·eps)^(1/3) ≈ 8.7e-6; with --against own, "
+    "chosen from the loss's rounding).",
 )
 @click.option(
     "--samples",
     type=click.IntRange(min=1),
     help="Spot-check this many entries (each sampled row's label entry included).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the sample (and of the random directions of --against own).",
+)
 @click.option(
     "--top",
     type=click.IntRange(1, 100),
@@ -96,6 +143,7 @@ def run(
     scores: str,
     labels: str | None,
     impls: tuple[str, ...],
+    against: Against,
     method: Method,
     step: float | None,
     samples: int | None,
@@ -107,25 +155,36 @@ def run(
     """Check loss and gradient implementations on SCORES (N×C) and LABELS (N).
 
     Files are .npy, .npz (arrays 'scores' and 'labels'; then LABELS may be
-    left out), .csv, .tsv or .txt; '-' reads CSV text from stdin. Exit code
-    0 when every implementation passes, 1 when one fails, 2 on bad input.
+    left out), .csv, .tsv or .txt; '-' reads CSV text from stdin. Your own
+    f(scores, labels) -> (loss, dscores) is --impl path/to/file.py:NAME.
+    Exit code 0 when every implementation passes, 1 when one fails, 2 on
+    bad input.
 
     \b
     gradcheck run examples/scores.npy examples/labels.npy
     gradcheck run scores.csv labels.csv --impl vectorized --impl stable
     gradcheck run batch.npz --method complex --json
+    gradcheck run scores.npy labels.npy --impl my_softmax.py:softmax_loss --impl stable
+    gradcheck run scores.npy labels.npy --impl smoothed.py:loss --against own
     """
     try:
+        implementations = [resolve(value) for value in impls]
         score_array, label_array = load_inputs(scores, labels)
     except GradcheckError as exc:
         raise InputFailure(str(exc)) from None
     options: dict[str, Any] = {"method": method, "samples": samples, "h": step, "top": top}
     reference, results = check_all(
-        list(impls), score_array, label_array, rng=np.random.default_rng(seed), **options
+        implementations,
+        score_array,
+        label_array,
+        against=against,
+        rng=np.random.default_rng(seed),
+        **options,
     )
     err = Console(stderr=True)
     if as_json:
         context = {"scores": scores, "labels": labels, "seed": seed, "h": step, "strict": strict}
+        context["against"] = against
         document = report.run_document(results, reference, **context)
         click.echo(json.dumps(document, indent=2, allow_nan=False))
         err.print(report.summary_line(results, strict))
@@ -135,3 +194,326 @@ def run(
         out.print(report.run_details(results))
         out.print(report.summary_line(results, strict))
     sys.exit(exit_code(results, strict))
+
+
+# gradcheck demo and gradcheck net (issue 5)
+
+
+@main.command()
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the demo batch.")
+@click.option(
+    "--save",
+    "save_dir",
+    metavar="DIR",
+    help="Also write the batch to DIR (created if missing) as scores/labels .npy and .csv, "
+    "ready for `gradcheck run`.",
+)
+def demo(seed: int, save_dir: str | None) -> None:
+    """Walk through the seed on a tiny built-in batch: softmax, loss, gradient, bugs caught.
+
+    Shows the scores, the softmax probabilities and losses, the gradient from
+    loops, rows, vectorized and stable beside the numerical one, and three
+    deliberately broken gradients being caught. Exit code 0 when everything
+    behaves as shown.
+
+    \b
+    gradcheck demo
+    gradcheck demo --seed 3 --save demo-data/
+    """
+    shown = run_demo(np.random.default_rng(seed))
+    saved: tuple[str, ...] = ()
+    if save_dir is not None:
+        try:
+            saved = tuple(str(path) for path in save_batch(save_dir, shown.scores, shown.labels))
+        except GradcheckError as exc:
+            raise InputFailure(str(exc)) from None
+    Console().print(report.demo_report(shown, seed, saved))
+    sys.exit(0 if shown.as_expected else 1)
+
+
+@main.command()
+@click.option(
+    "--impl",
+    default=BUILT_IN,
+    show_default=True,
+    metavar="NAME",
+    help="Network to check: the built-in two_layer, or FILE.py:NAME / package.module:NAME "
+    "with NAME(params, X, y, reg) -> (loss, grads).",
+)
+@click.option(
+    "--params",
+    "params_path",
+    metavar="FILE.npz",
+    help="Parameters: an .npz with W1 (D×H), b1 (H), W2 (H×C), b2 (C). Default: random.",
+)
+@click.option(
+    "--data",
+    "data_paths",
+    nargs=2,
+    metavar="X Y",
+    help="Inputs X (N×D) and labels y (N) files (.npy, .npz, .csv, .txt). Default: random.",
+)
+@click.option(
+    "--reg",
+    type=click.FloatRange(min=0),
+    default=0.05,
+    show_default=True,
+    help="Regularization strength in R = reg·½(ΣW1² + ΣW2²).",
+)
+@click.option(
+    "--hidden", type=click.IntRange(min=1), help="Random network: hidden units H (default 10)."
+)
+@click.option(
+    "--std",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Random network: standard deviation of every entry (default 0.1).",
+)
+@click.option("--batch", type=click.IntRange(min=1), help="Random data: samples N (default 5).")
+@click.option(
+    "--inputs", type=click.IntRange(min=1), help="Random network and data: inputs D (default 4)."
+)
+@click.option(
+    "--classes",
+    type=click.IntRange(min=2),
+    help="Random network: classes C (default 3, or max(y) + 1 with --data).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="Numerical reference: central differences confirmed by the complex step (auto), "
+    "central differences alone (kinks crossed are not judged), or the complex step alone.",
+)
+@click.option(
+    "--h",
+    "step",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Central-difference step (default (3·eps)^(1/3) ≈ 8.7e-6).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    help="Spot-check this many random entries of each parameter (all four are checked).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the random network, data and sample.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Worst entries kept per parameter (--json).",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def net(
+    impl: str,
+    params_path: str | None,
+    data_paths: tuple[str, str] | None,
+    reg: float,
+    method: Method,
+    step: float | None,
+    samples: int | None,
+    seed: int,
+    top: int,
+    strict: bool,
+    as_json: bool,
+    **sizes: Any,
+) -> None:
+    """Check the gradients of a two-layer network, parameter by parameter.
+
+    The network of the seed: X·W1 + b1, ReLU, ·W2 + b2, softmax loss, plus
+    R = reg·½(ΣW1² + ΣW2²). Without --params and --data it is random and
+    seeded. Exit code 0 when the network passes, 1 when it fails, 2 on bad input.
+
+    \b
+    gradcheck net
+    gradcheck net --params params.npz --data X.npy y.npy --reg 0.1
+    gradcheck net --impl my_net.py:two_layer_loss --hidden 50 --reg 0.05
+    """
+    seeds = np.random.SeedSequence(seed).spawn(2)  # the sample does not move the network
+    network_rng, sample_rng = (np.random.default_rng(s) for s in seeds)
+    try:
+        name, function = _network_implementation(impl)
+        params, X, y = _network_inputs(params_path, data_paths, network_rng, sizes)
+        options: dict[str, Any] = {"method": method, "samples": samples, "h": step, "top": top}
+        result = check_net(function, params, X, y, reg, rng=sample_rng, **options)
+    except GradcheckError as exc:
+        raise InputFailure(str(exc)) from None
+    result = dataclasses.replace(result, name=name)
+    if as_json:
+        context = {"impl": impl, "params": params_path, "data": data_paths, "seed": seed}
+        document = report.net_document(result, **context, h=step, strict=strict)
+        click.echo(json.dumps(document, indent=2, allow_nan=False))
+        Console(stderr=True).print(report.net_summary(result, strict))
+    else:
+        out = Console()
+        out.print(report.net_table(result))
+        out.print(report.net_details(result))
+        out.print(report.net_summary(result, strict))
+    sys.exit(1 if result.verdict == "fail" or (strict and result.verdict == "warn") else 0)
+
+
+def _network_implementation(spec: str) -> tuple[str, NetImplementation]:
+    """Resolve --impl: the built-in network, or a user's FILE.py:NAME taking (params, X, y, reg)."""
+    if is_plugin_spec(spec):
+        return load_implementation(spec, arguments=("params", "X", "y", "reg"))
+    return resolve_network(spec)
+
+
+def _network_inputs(
+    params_path: str | None,
+    data_paths: tuple[str, str] | None,
+    rng: np.random.Generator,
+    sizes: dict[str, Any],
+) -> tuple[Parameters, FloatArray, IntArray]:
+    """Load or draw the network and its data; refuse size options that the files fix."""
+    fixed_by = {"--params": ("hidden", "std", "classes"), "--data": ("batch",)}
+    given = {"--params": params_path is not None, "--data": bool(data_paths)}
+    for option, names in fixed_by.items():
+        clash = [f"--{name}" for name in names if given[option] and sizes[name] is not None]
+        if clash:
+            raise click.UsageError(f"{' and '.join(clash)} cannot be combined with {option}")
+    if sizes["inputs"] is not None and (given["--params"] or given["--data"]):
+        raise click.UsageError("--inputs cannot be combined with --params or --data")
+    drawn = {key: value for key, value in sizes.items() if value is not None}
+    return network_and_data(
+        load_params(params_path) if params_path else None,
+        load_data(*data_paths) if data_paths else None,
+        rng=rng,
+        params_name=params_path or "params",
+        data_names=data_paths or ("X", "y"),
+        **drawn,
+    )
+
+
+# gradcheck bench (issue 4)
+
+
+def _bench_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[Size, ...]:
+    """Parse --sizes '500x10,10000x1000' into (N, C) pairs at parse time."""
+    try:
+        return parse_sizes(value)
+    except GradcheckError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+@main.command("bench")
+@click.option(
+    "--sizes",
+    default=",".join(f"{n}x{c}" for n, c in DEFAULT_SIZES),
+    show_default=True,
+    callback=_bench_sizes,
+    help="Comma-separated batch sizes NxC.",
+)
+@click.option(
+    "--impl",
+    "impls",
+    multiple=True,
+    callback=_implementation_names,
+    help=f"Implementation to time, repeatable: {', '.join(IMPLEMENTATIONS)}, or FILE.py:NAME, "
+    "package.module:NAME. Default: the four built-ins.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 1000),
+    default=5,
+    show_default=True,
+    help="Timed calls per implementation and size, after one warm-up call.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Seconds one implementation may spend at one size; a size predicted to need more "
+    "is estimated from smaller ones (marked ~).",
+)
+@click.option(
+    "--estimate/--no-estimate",
+    default=True,
+    show_default=True,
+    help="Estimate over-budget sizes from smaller ones, or skip them.",
+)
+@click.option("--checks", is_flag=True, help="Also time the numerical reference methods.")
+@click.option(
+    "--dtype", type=click.Choice(DTYPES), default="float64", show_default=True, help="Scores dtype."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the batches.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the records to this CSV file.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw time against N·C to this PNG (needs matplotlib: pip install '.[plot]').",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar (it is off unless a terminal).")
+def bench_command(
+    sizes: tuple[Size, ...],
+    impls: tuple[str, ...],
+    as_json: bool,
+    csv_path: Path | None,
+    plot_path: Path | None,
+    no_progress: bool,
+    seed: int,
+    **options: Any,
+) -> None:
+    """Time loss+gradient implementations against the floor of this machine.
+
+    Per size, one seeded batch; the floor is one np.exp pass and one copy of
+    an array of that size, in the same run. Each implementation gets a warm-up
+    call and --repeat timed calls; sizes that would overrun --budget are
+    estimated from smaller ones. Exit code 0, or 2 on bad input.
+
+    \b
+    gradcheck bench
+    gradcheck bench --sizes 500x10,10000x1000 --impl rows --impl stable --json
+    gradcheck bench --impl my_softmax.py:softmax_loss --plot bench.png
+    """
+    err = Console(stderr=True)
+    try:
+        if plot_path is not None:
+            report.require_matplotlib()  # before the timing, not after it
+        progress = err.is_terminal and not (as_json or no_progress)
+        with report.bench_progress(err, enabled=progress) as step:
+            rng = np.random.default_rng(seed)
+            result = benchmark(list(impls), sizes, rng=rng, on_step=step, **options)
+        _write_bench_files(result, csv_path, plot_path)
+    except GradcheckError as exc:
+        raise InputFailure(str(exc)) from None
+    if as_json:
+        document = report.bench_document(result, seed=seed, sizes=[list(s) for s in sizes])
+        click.echo(json.dumps(document, indent=2, allow_nan=False))
+        err.print(report.bench_summary(result))
+    else:
+        out = Console()
+        out.print(report.bench_table(result, width=out.width))
+        out.print(report.bench_notes(result))
+        out.print(report.bench_summary(result))
+
+
+def _write_bench_files(result: BenchResult, csv_path: Path | None, plot_path: Path | None) -> None:
+    """Write the --csv and --plot files; one that cannot be written is one error line."""
+    writers = (
+        ("--csv", csv_path, lambda path: path.write_text(report.bench_csv(result), "utf-8")),
+        ("--plot", plot_path, lambda path: report.bench_plot(result, path)),
+    )
+    for option, path, write in writers:
+        if path is None:
+            continue
+        try:
+            write(path)
+        except OSError as exc:
+            raise InputFailure(f"{option} {path}: {exc.strerror or exc}") from None

@@ -14,8 +14,9 @@ Both methods go through one function, `perturbed_row_losses`, that evaluates
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +37,8 @@ BLOCK_ENTRIES = 1 << 18
 class RowStatistics:
     """Per-row quantities from which every perturbed row loss follows in O(1).
 
-    With ``u[i, j] = s[i, j] - s[i, y_i]`` and ``M_i = max_j u[i, j] >= 0``,
-    ``L_i = M_i + log1p(excess_i)``. ``terms[i, j] = exp(u[i, j] - M_i)``;
+    With ``m_i = max_j s[i, j]``, ``terms[i, j] = exp(s[i, j] - m_i)`` and
+    ``shift_i = M_i = m_i - s[i, y_i] >= 0``, ``L_i = M_i + log1p(excess_i)``;
     ``rest_i`` sums the terms off the label, and ``excess_i = terms[i, y_i] - 1
     + rest_i`` is the row sum minus one. When the label holds the row's
     maximum, ``terms[i, y_i] - 1`` is exactly 0, so ``excess_i`` and
@@ -56,9 +57,12 @@ def row_statistics(scores: FloatArray, labels: IntArray) -> RowStatistics:
     """Compute `RowStatistics` for the rows of ``scores`` in float64."""
     s = np.asarray(scores, dtype=np.float64)
     n = s.shape[0]
-    u = s - s[np.arange(n), labels][:, None]
-    shift = np.max(u, axis=1)
-    terms = np.exp(u - shift[:, None])
+    # Exponents are taken from the row maximum directly: fl(s - m) is rounded relative
+    # to |s - m| itself, so no term with a probability above underflow loses digits,
+    # even at scores of 1e300 (going through s - s_y first would round twice).
+    row_max = np.max(s, axis=1)
+    terms = np.exp(s - row_max[:, None])
+    shift = row_max - s[np.arange(n), labels]
     label_terms = terms[np.arange(n), labels]
     off_label = terms.copy()
     off_label[np.arange(n), labels] = 0.0
@@ -169,12 +173,15 @@ def complex_step_error(scores: FloatArray, gradient: Float64Array) -> Float64Arr
     """Bound the error of `complex_step`'s ``gradient`` of the rows ``scores``.
 
     The step itself adds O(h²), nothing at h = 1e-20; what is left is rounding
-    in the shifted score differences, ``eps·|s|`` relative each, and in the
-    row sum, ``sqrt(C)·eps``. Entries below ~1e-300 are subnormal-limited:
-    they get an absolute floor of one subnormal spacing over the largest step.
+    in each exponent ``s - max(s)``, ``eps·|s - max(s)|`` relative to its
+    term (at most ~745 before the term underflows), and in the row sum,
+    ``sqrt(C)·eps``. Entries below ~1e-300 are subnormal-limited: they get an
+    absolute floor of one subnormal spacing over the largest step.
     """
     rows, columns = scores.shape
-    kappa = 1.0 + 2.0 * np.max(np.abs(scores), axis=1) + np.sqrt(columns)
+    s = np.asarray(scores, dtype=np.float64)
+    distance = np.minimum(np.max(s, axis=1)[:, None] - s, 746.0)
+    kappa = 2.0 + np.max(distance, axis=1) + np.sqrt(columns)
     floor = float(np.finfo(np.float64).smallest_subnormal) / _LARGEST_COMPLEX_STEP
     bound: Float64Array = 4.0 * EPS * kappa[:, None] * np.abs(gradient) + floor
     return bound
@@ -274,3 +281,217 @@ def _row_blocks(
     for start in range(0, count, per_block):
         block = slice(start, min(start + per_block, count))
         yield block, (block if rows is None else rows[block])
+
+
+# --- black boxes: a loss known only by calling it ---------------------------------------------
+
+BlackBoxLoss = Callable[[FloatArray], float]
+"""A loss known only by calling it on (perturbed) scores, e.g. a user's own loss."""
+_STEP_SPACINGS = 4
+"""A step is at least this many float spacings of the entry it moves, so it cannot vanish."""
+
+
+@dataclass(frozen=True)
+class BlackBoxDifference:
+    """Central differences of a black-box loss along some directions, at two steps.
+
+    ``derivative[k]`` is ``(L(s + h·w_k) - L(s - h·w_k)) / 2h`` along the
+    direction ``w_k`` the step actually took (an entry's unit vector, or a
+    rounded random direction). ``projection[k]`` is the analytic gradient
+    contracted with that same ``w_k`` (for entries: the entry itself).
+    ``spread[k]`` is how much the difference at step ``2h`` disagrees with
+    the one at ``h`` (after the projection of the tiny change of direction
+    between them): the raw material of the error bound (`black_box_error`).
+    ``step[k]`` is ``h``; ``calls`` counts the loss evaluations, four per
+    direction.
+    """
+
+    derivative: Float64Array
+    projection: Float64Array
+    spread: Float64Array
+    step: Float64Array
+    calls: int
+
+
+def black_box_rounding(loss: float, scores: FloatArray, dtype: np.dtype[Any]) -> float:
+    """Model the rounding error of one evaluation of a softmax-like loss working in ``dtype``.
+
+    A loss built from ``logsumexp`` rounds scores of size ``max|s|`` with
+    ``eps·max|s|`` absolute error, and its own value with ``eps·|L|``; the
+    factor 4 covers the subtraction and the mean. This is a floor: the error
+    bound also measures the noise the loss actually shows (`black_box_noise`).
+    """
+    eps = float(np.finfo(dtype).eps)
+    scale = 1.0 + abs(float(loss)) + float(np.max(np.abs(scores)))
+    return 4.0 * eps * scale
+
+
+def black_box_step(rounding: float, curvature: float) -> float:
+    """Return the central-difference step that balances truncation against rounding.
+
+    The error of ``(L(x+h) - L(x-h)) / 2h`` is ``h²/6·|L'''| + rounding/h``,
+    smallest at ``h = (3·rounding / |L'''|)^(1/3)``. ``curvature`` stands in for
+    ``|L'''|``: for a mean over N rows it has the size of the gradient's
+    entries, ``1/N``, which is what callers pass.
+
+    Examples
+    --------
+    >>> f"{black_box_step(1e-15, 1.0):.3g}"
+    '1.44e-05'
+    """
+    return float((3.0 * rounding / max(curvature, 1e-300)) ** (1.0 / 3.0))
+
+
+def black_box_central_difference(
+    loss: BlackBoxLoss, scores: FloatArray, entries: IntArray, *, h: float
+) -> BlackBoxDifference:
+    """Differentiate a black-box loss entry by entry, at steps ``h`` and ``2h``.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(scores) -> float``; each call gets an array it may keep.
+    scores : ndarray, shape (N, C)
+        The point, in the dtype the loss expects (perturbed in that dtype).
+    entries : ndarray of int, shape (K,)
+        Flat indices into ``scores`` of the entries to differentiate.
+    h : float
+        The step. Each entry's step is at least 4 spacings of its value, and
+        the quotient divides by the step actually taken after rounding to
+        ``scores.dtype``, so a float32 batch or a score of 1e300 is
+        differenced exactly as it was perturbed.
+
+    Returns
+    -------
+    BlackBoxDifference
+        With ``projection`` left at 0: the caller compares ``derivative``
+        with its own gradient entries. ``calls`` is ``4·K``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cube = lambda s: float(np.sum(s**3))
+    >>> result = black_box_central_difference(cube, np.array([[1.0, 2.0]]), np.array([1]), h=1e-4)
+    >>> round(float(result.derivative[0]), 6), result.calls
+    (12.0, 4)
+    """
+    work = np.array(scores, copy=True)
+    flat = work.reshape(-1)
+    count = len(entries)
+    quotients = np.empty((2, count))
+    steps = np.empty(count)
+    for n, k in enumerate(entries):
+        original = flat[k]
+        spacing = float(np.spacing(np.abs(original)))
+        for level, t in enumerate((h, 2.0 * h)):
+            t_k = max(t, _STEP_SPACINGS * spacing)
+            flat[k] = original + t_k
+            up = float(flat[k])
+            above = loss(work)
+            flat[k] = original - t_k
+            down = float(flat[k])
+            below = loss(work)
+            flat[k] = original
+            quotients[level, n] = (above - below) / (up - down)
+            if level == 0:
+                steps[n] = (up - down) / 2.0
+    return BlackBoxDifference(
+        derivative=quotients[0],
+        projection=np.zeros(count),
+        spread=np.abs(quotients[0] - quotients[1]),
+        step=steps,
+        calls=4 * count,
+    )
+
+
+def directional_derivative(
+    loss: BlackBoxLoss, scores: FloatArray, direction: FloatArray, analytic: FloatArray, *, h: float
+) -> BlackBoxDifference:
+    """Differentiate a black-box loss along one direction, at steps ``h`` and ``2h``.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(scores) -> float``.
+    scores : ndarray, shape (N, C)
+        The point, perturbed in its own dtype.
+    direction : ndarray, shape (N, C)
+        The direction ``v`` (a unit vector, typically random).
+    analytic : ndarray, shape (N, C)
+        The gradient under test; its projection on the direction actually
+        taken is returned beside the difference quotient.
+    h : float
+        The step along ``v``; at least 4 spacings of the largest score times
+        ``sqrt(n)`` for the ``n`` entries ``v`` moves, so that they do move.
+
+    Returns
+    -------
+    BlackBoxDifference
+        Of length 1: ``derivative ≈ ∇Lᵀw`` and ``projection = analyticᵀw`` for
+        ``w = (rounded(s + h·v) - rounded(s - h·v)) / 2h``, the direction the
+        step took after rounding to ``scores.dtype``. Comparing them checks
+        ``vᵀ∇L`` against ``(L(s + hv) - L(s - hv)) / 2h`` exactly as evaluated.
+        ``calls`` is 4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> square = lambda s: float(np.sum(s**2))
+    >>> s, v = np.array([[1.0, 2.0]]), np.array([[0.6, 0.8]])
+    >>> result = directional_derivative(square, s, v, 2 * s, h=1e-5)
+    >>> round(float(result.derivative[0]), 8), round(float(result.projection[0]), 8)
+    (4.4, 4.4)
+    """
+    base = np.asarray(scores)
+    wide = base.astype(np.float64)
+    # Each entry moves by h·|v_k|, about h/sqrt(n): keep that above a few spacings of the scores.
+    moved = max(int(np.count_nonzero(direction)), 1)
+    spacing = float(np.spacing(np.max(np.abs(base)).astype(base.dtype)))
+    h = max(h, _STEP_SPACINGS * spacing * float(np.sqrt(moved)))
+    derivatives, projections = [], []
+    for t in (h, 2.0 * h):
+        up = (wide + t * direction).astype(base.dtype)
+        down = (wide - t * direction).astype(base.dtype)
+        taken = (up.astype(np.float64) - down.astype(np.float64)) / (2.0 * t)
+        derivatives.append((loss(up) - loss(down)) / (2.0 * t))
+        projections.append(float(np.sum(analytic * taken)))
+    # The two steps take slightly different rounded directions; compare like with like.
+    spread = abs((derivatives[0] - projections[0]) - (derivatives[1] - projections[1]))
+    return BlackBoxDifference(
+        derivative=np.array([derivatives[0]]),
+        projection=np.array([projections[0]]),
+        spread=np.array([spread]),
+        step=np.array([h]),
+        calls=4,
+    )
+
+
+def black_box_noise(differences: Sequence[BlackBoxDifference], rounding: float) -> float:
+    """Estimate the rounding noise of one loss evaluation from the spread it shows.
+
+    The spread between steps ``h`` and ``2h`` holds the rounding of four
+    evaluations divided by steps of ``h`` and ``2h``: for independent errors
+    of size ``σ`` it is about ``0.8·σ/h``, so ``spread·h`` measures ``σ``
+    directly. The estimate is the 90th percentile of ``spread·h`` over every
+    direction tried (the noise is a property of the loss, not of the
+    direction), times 2.5 to turn a typical size into a bound; it is never
+    below the ``rounding`` model. A loss computed internally in float32 shows
+    up here even when its inputs and output are float64.
+    """
+    pooled = [d.spread * d.step for d in differences]
+    spreads = np.concatenate(pooled) if pooled else np.zeros(0)
+    measured = 2.5 * float(np.quantile(spreads, 0.9)) if spreads.size else 0.0
+    return max(rounding, measured)
+
+
+def black_box_error(difference: BlackBoxDifference, noise: float) -> Float64Array:
+    """Bound the error of each ``difference.derivative`` from its spread and the noise.
+
+    With ``D(h) = L' + c·h² + r/h`` (truncation and rounding, ``|r| <=
+    noise``), the spread ``|D(h) - D(2h)|`` is ``3c·h²`` give or take
+    ``1.5·noise/h`` of rounding, so the truncation of ``D(h)`` is at most
+    ``(spread + 1.5·noise/h)/3`` and the whole error at most
+    ``spread/3 + 1.5·noise/h``. The bound doubles that.
+    """
+    bound: Float64Array = 2.0 * (difference.spread / 3.0 + 1.5 * noise / difference.step)
+    return bound

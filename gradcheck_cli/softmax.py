@@ -64,7 +64,7 @@ def vectorized(scores: FloatArray, labels: IntArray) -> tuple[float, FloatArray]
 
 
 def stable(scores: FloatArray, labels: IntArray) -> tuple[float, FloatArray]:
-    """Max-shifted loss and gradient in one N×C buffer, in the input's dtype.
+    """Overflow-proof loss and gradient in one N×C buffer, in the input's dtype.
 
     Parameters
     ----------
@@ -82,9 +82,22 @@ def stable(scores: FloatArray, labels: IntArray) -> tuple[float, FloatArray]:
 
     Notes
     -----
-    Subtracting each row's maximum leaves softmax unchanged and keeps every
-    ``exp`` argument at or below 0, so nothing overflows and the largest term
-    of each row sum is exactly 1 (the sum cannot underflow either).
+    Softmax is unchanged by subtracting a constant from a row, and the usual
+    guard against overflow subtracts each row's maximum. That costs a
+    broadcast pass over all N·C entries, as much as the ``exp`` itself, and
+    most rows do not need it. So every row is first exponentiated as it is,
+    and only the blocks of rows where that is not exact are redone
+    max-shifted (every exponent at or below 0, the largest term exactly 1).
+    Row ``i`` is exact when ``1 <= N·S_i <= 1/tiny``, with ``S_i`` its sum
+    of exponentials and ``tiny`` the dtype's smallest normal number: the
+    upper bound keeps the sum finite and ``1/(N·S_i)`` normal; the lower one
+    means a term that underflowed into the subnormal range has a gradient
+    entry ``term/(N·S_i)`` that is subnormal too, so the digits it lost are
+    below any tolerance. The unshifted rows are, if anything, more accurate:
+    they skip the rounding of ``scores - max``.
+
+    The result is the only N×C array (rows are redone in it, in blocks of
+    about 65536 entries); the loss is accumulated in float64.
 
     Examples
     --------
@@ -93,16 +106,40 @@ def stable(scores: FloatArray, labels: IntArray) -> tuple[float, FloatArray]:
     >>> loss, dscores.tolist()
     (0.6931471805599453, [[-0.5, 0.5]])
     """
-    N = scores.shape[0]
+    N, C = scores.shape
+    dtype = np.result_type(scores, 1.0)  # float16/32/64 kept; integers computed in float64
+    tiny = float(np.finfo(dtype).tiny)
     at_labels = (np.arange(N), labels)
-    dscores = np.max(scores, axis=1, keepdims=True)
-    dscores = np.subtract(scores, dscores)  # the one N×C buffer; reused in place below
-    shifted_label = dscores[at_labels]  # fancy indexing copies: safe to keep
-    np.exp(dscores, out=dscores)
-    sums = np.sum(dscores, axis=1, keepdims=True)
-    loss = float(np.mean(np.log(sums[:, 0], dtype=np.float64) - shifted_label))
-    sums *= N
-    np.divide(dscores, sums, out=dscores)
+    label_scores = scores[at_labels].astype(np.float64)
+    per_block = max(1, 65536 // C)
+    with np.errstate(over="ignore", under="ignore"):
+        # np.exp is many times slower where it overflows or underflows: when a sample of rows
+        # holds scores outside [log(tiny), -log(tiny)], every row goes the shifted way at once.
+        sample = scores[:: max(1, N // per_block)]
+        if -np.log(tiny) >= max(-sample.min(), sample.max()):
+            dscores = np.exp(scores, dtype=dtype)  # the one N×C buffer; all below works in it
+            sums = np.add.reduce(dscores, axis=1)
+            row_scale = np.multiply(sums, N, dtype=np.float64)  # N·S_i, float64 for float16/32
+            blocks = []
+            if not (row_scale.min() >= 1 and row_scale.max() <= 1 / tiny):  # nan: redo too
+                redo = np.flatnonzero(~((row_scale >= 1) & (row_scale <= 1 / tiny)))
+                blocks = np.unique(redo // per_block).tolist()
+        else:
+            dscores = np.empty(scores.shape, dtype)
+            sums = np.empty(N, dtype)
+            row_scale = np.empty(N)
+            blocks = list(range(-(-N // per_block)))
+        for block_index in blocks:
+            rows = slice(block_index * per_block, (block_index + 1) * per_block)
+            block = dscores[rows]
+            row_max = np.max(scores[rows], axis=1, keepdims=True)
+            np.subtract(scores[rows], row_max, out=block)
+            np.exp(block, out=block)
+            sums[rows] = np.add.reduce(block, axis=1)
+            row_scale[rows] = np.multiply(sums[rows], N, dtype=np.float64)
+            label_scores[rows] -= row_max[:, 0]
+    loss = float((np.log(sums, dtype=np.float64) - label_scores).sum()) / N
+    dscores *= np.reciprocal(row_scale).astype(dscores.dtype)[:, None]
     dscores[at_labels] -= dscores.dtype.type(1.0 / N)
     return loss, dscores
 

@@ -85,6 +85,17 @@ def test_every_run_option_is_in_the_readme(option):
     assert mentioned(option, README), f"README.md does not mention `gradcheck run {option}`"
 
 
+@pytest.mark.parametrize("option", long_options(main.commands["bench"]))
+def test_every_bench_option_is_in_the_readme(option):
+    assert mentioned(option, README), f"README.md does not mention `gradcheck bench {option}`"
+
+
+def required_arguments_given(command, ctx):
+    """Whether every required argument of ``command`` (SCORES for `run`; none for most) is set."""
+    required = [p.name for p in command.params if isinstance(p, click.Argument) and p.required]
+    return all(ctx.params[name] for name in required)
+
+
 def test_option_matching_is_whole_word():
     assert mentioned("--h", "use --h STEP")
     assert not mentioned("--h", "see --help")
@@ -114,7 +125,7 @@ def test_readme_examples_parse_with_the_real_options():
         # make_context parses and validates every option (types, choices, --impl names)
         # without running the command.
         with command.make_context(name, list(rest)) as ctx:
-            assert ctx.params["scores"]
+            assert required_arguments_given(command, ctx), args
 
 
 def help_examples():
@@ -136,7 +147,7 @@ def test_help_examples_parse_with_the_real_options():
         name, rest = args[0], args[1:]
         assert name in main.commands, args
         with main.commands[name].make_context(name, list(rest)) as ctx:
-            assert ctx.params["scores"]
+            assert required_arguments_given(main.commands[name], ctx), args
 
 
 def test_pyproject_version_is_the_package_version():

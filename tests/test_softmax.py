@@ -124,3 +124,81 @@ def test_implementations_agree_with_each_other_on_a_larger_batch():
     for loss, dscores in results[1:]:
         assert loss == pytest.approx(results[0][0], rel=1e-13)
         np.testing.assert_allclose(dscores, results[0][1], rtol=1e-12, atol=1e-16)
+
+
+# stable exponentiates rows as they are where that is exact, and redoes the others max-shifted.
+
+
+def textbook_shifted(scores, labels):
+    """Max-shifted loss and gradient in float64, written independently of `stable`."""
+    s = scores.astype(np.float64)
+    shifted = s - s.max(axis=1, keepdims=True)
+    p = np.exp(shifted)
+    sums = p.sum(axis=1, keepdims=True)
+    p /= sums
+    n = s.shape[0]
+    loss = float(np.mean(np.log(sums[:, 0]) - shifted[np.arange(n), labels]))
+    p[np.arange(n), labels] -= 1
+    return loss, p / n
+
+
+def wide_batch(bad_row, seed=3):
+    """12 rows of 16384 classes (so stable samples every third row) with one unusual row 1."""
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(0.0, 2.0, size=(12, 16384))
+    scores[1] = bad_row(rng)
+    return scores, rng.integers(0, 16384, size=12)
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [
+        pytest.param(lambda rng: 800 + rng.normal(0, 1, 16384), id="exp-overflows"),
+        pytest.param(lambda rng: -690 - rng.uniform(0, 40, 16384), id="terms-go-subnormal"),
+        pytest.param(lambda rng: -30 + rng.normal(0, 1, 16384), id="sum-below-1/N"),
+    ],
+)
+def test_stable_is_right_on_rows_its_sample_missed(bad_row):
+    scores, labels = wide_batch(bad_row)
+    loss, dscores = stable(scores, labels)  # filterwarnings=error: no overflow warning escapes
+    expected_loss, expected = textbook_shifted(scores, labels)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    n = scores.shape[0]
+    off_label = np.ones(scores.shape, dtype=bool)
+    off_label[np.arange(n), labels] = False
+    normal = np.abs(expected) >= np.finfo(np.float64).tiny
+    kappa = 1 + np.abs(scores).max(axis=1, keepdims=True) + np.sqrt(scores.shape[1])
+    tolerance = 8 * EPS * kappa * np.abs(expected)  # off the label: to its own size
+    assert np.all(np.abs(dscores - expected)[off_label & normal] <= tolerance[off_label & normal])
+    np.testing.assert_allclose(dscores[~off_label], expected[~off_label], rtol=0, atol=1e-13 / n)
+
+
+def test_stable_redoes_a_row_whose_sum_is_near_the_largest_float():
+    # e^700 · 5000 ≈ 5e307 is finite, but N·sum overflows: unshifted, the row's gradient is 0.
+    rng = np.random.default_rng(4)
+    scores = rng.normal(0, 2, size=(4, 5000))
+    scores[2] = 700 + rng.normal(0, 0.1, size=5000)
+    labels = np.array([7, 0, 4999, 12])
+    loss, dscores = stable(scores, labels)
+    expected_loss, expected = textbook_shifted(scores, labels)
+    assert loss == pytest.approx(expected_loss, rel=1e-13)
+    np.testing.assert_allclose(dscores, expected, rtol=1e-12, atol=1e-17)
+
+
+def test_stable_float32_beyond_exp_range_stays_float32():
+    rng = np.random.default_rng(5)
+    scores = (100 + rng.normal(0, 3, size=(7, 5))).astype(np.float32)  # exp(100) overflows float32
+    labels = rng.integers(0, 5, 7)
+    loss, dscores = stable(scores, labels)
+    assert dscores.dtype == np.float32
+    expected_loss, expected = textbook_shifted(scores, labels)
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    np.testing.assert_allclose(dscores, expected, rtol=0, atol=16 * np.finfo(np.float32).eps / 7)
+
+
+def test_stable_computes_integer_scores_in_float64():
+    scores = np.array([[1, 2, 3], [4, 1, 0]])
+    loss, dscores = stable(scores, np.array([2, 0]))
+    expected_loss, expected = stable(scores.astype(np.float64), np.array([2, 0]))
+    assert dscores.dtype == np.float64 and loss == expected_loss
+    np.testing.assert_array_equal(dscores, expected)
