@@ -182,15 +182,16 @@ class _Cell:
 
 
 @dataclass(frozen=True)
-class _Point:
-    """One measured (or probed) median of a callable, from which larger sizes are predicted."""
+class Point:
+    """One measured median of a callable (``probe``: one call on a few rows of a larger size)."""
 
     N: int
     C: int
     seconds: float
+    probe: bool = False
 
 
-def predict(points: Sequence[_Point], n: int, c: int) -> tuple[float, str]:
+def predict(points: Sequence[Point], n: int, c: int) -> tuple[float, str]:
     """Predict the seconds of one call at ``n``×``c`` from smaller measured sizes, and say how.
 
     With sizes of two or more class counts, fit ``t = a·N + b·N·C`` (a
@@ -205,10 +206,15 @@ def predict(points: Sequence[_Point], n: int, c: int) -> tuple[float, str]:
         design = np.array([[p.N / p.seconds, p.N * p.C / p.seconds] for p in points])
         (per_row, per_entry), *_ = np.linalg.lstsq(design, np.ones(len(points)), rcond=None)
         if per_row >= 0 and per_entry >= 0:
-            sizes = ", ".join(f"{p.N}×{p.C}" for p in points)
+            sizes = ", ".join(_described(p) for p in points)
             return float(per_row * n + per_entry * n * c), f"{sizes} (t ≈ a·N + b·N·C)"
     scale = n * c / (largest.N * largest.C)
-    return largest.seconds * scale, f"{largest.N}×{largest.C} (t ∝ N·C)"
+    return largest.seconds * scale, f"{_described(largest)} (t ∝ N·C)"
+
+
+def _described(point: Point) -> str:
+    """Name a point's size, saying when it was a probe."""
+    return f"{'a probe of ' if point.probe else ''}{point.N}×{point.C}"
 
 
 Prepare = Callable[[FloatArray, IntArray, np.random.Generator], Callable[[], object]]
@@ -334,13 +340,16 @@ def benchmark(
     ordered = sorted(set(sizes), key=lambda size: (size[0] * size[1], size))
     base = int(rng.integers(2**63))
     total, done = len(ordered) * (1 + len(candidates)), 0
-    points: dict[str, list[_Point]] = {name: [] for name in candidates}
+    points: dict[str, list[Point]] = {name: [] for name in candidates}
     records: list[BenchRecord] = []
     floors: list[Floor] = []
     for n, c in ordered:
         size_rng = np.random.default_rng([base, n, c])
-        scores = size_rng.normal(0.0, 2.0, size=(n, c)).astype(dtype)
-        labels = size_rng.integers(0, c, size=n)
+        try:
+            scores = size_rng.normal(0.0, 2.0, size=(n, c)).astype(dtype)
+            labels = size_rng.integers(0, c, size=n)
+        except MemoryError:
+            raise InputError(f"size {n}×{c}: not enough memory for its batch") from None
         scores.setflags(write=False)  # an implementation that writes into its input is skipped
         labels.setflags(write=False)
         _report(on_step, done, total, f"{n}×{c} floor")
@@ -433,7 +442,7 @@ def _time_cell(
     scores: FloatArray,
     labels: IntArray,
     rng: np.random.Generator,
-    points: list[_Point],
+    points: list[Point],
     repeat: int,
     budget: float,
     estimate: bool,
@@ -443,23 +452,25 @@ def _time_cell(
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # bench times; `gradcheck run` judges
-            basis, probed = list(points), ""
-            if not basis and n * c > PROBE_ENTRIES:
+            basis = list(points)
+            # Nothing measured with this many classes: one call on a few rows of this size
+            # tells the per-row cost from the per-entry cost (for `rows`, they differ 100×).
+            if n * c > PROBE_ENTRIES and c not in {p.C for p in basis}:
                 rows = max(1, PROBE_ENTRIES // c)
                 probe = _run(prepare(scores[:rows], labels[:rows], rng), 1, budget)
-                basis, probed = [_Point(rows, c, probe.median)], "a probe of "
+                basis.append(Point(rows, c, probe.median, probe=True))
             if basis:
                 predicted, source = predict(basis, n, c)
                 if predicted * (1 + MIN_RUNS) > budget:
                     if estimate:
-                        note = f"estimated from {probed}{source}"
+                        note = f"estimated from {source}"
                         return _Cell("estimated", median=predicted, note=note)
                     over = f"skipped: over the {budget:g} s budget ({predicted:.3g} s a call)"
                     return _Cell("skipped", note=over)
             timing = _run(prepare(scores, labels, rng), repeat, budget)
     except Exception as exc:  # noqa: BLE001 - a callable that fails is reported, not fatal
         return _Cell("skipped", note=f"skipped: raised {type(exc).__name__}: {exc}".splitlines()[0])
-    points.append(_Point(n, c, timing.median))
+    points.append(Point(n, c, timing.median))
     return _Cell("measured", timing=timing, median=timing.median)
 
 

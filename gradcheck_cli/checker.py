@@ -26,7 +26,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +34,7 @@ import numpy as np
 
 from gradcheck_cli import numeric, plugins
 from gradcheck_cli._typing import Float64Array, FloatArray, IntArray
+from gradcheck_cli.diagnose import Diagnosis, diagnose, error_ratio
 from gradcheck_cli.errors import ImplementationError
 from gradcheck_cli.loading import validate_inputs
 from gradcheck_cli.softmax import IMPLEMENTATIONS
@@ -44,6 +45,7 @@ from gradcheck_cli.verdict import (
     Reference,
     Verdict,
     WorstEntry,
+    entry_tolerance,
     judge_gradient,
     judge_loss,
     relative_error,
@@ -98,6 +100,13 @@ class CheckResult:
       ``modified_inputs`` names the arguments it wrote to (a ``warn``);
       ``user_traceback`` is its own traceback (gradcheck's frames removed)
       when it raised.
+    * ``diagnosis`` names the likely bugs behind a wrong gradient, most
+      specific first (`gradcheck_cli.diagnose`): each with ``kind``,
+      ``message`` and ``explained``, the fraction of the error it explains.
+      Only for a full check against the reference that did not pass.
+    * ``error_map`` (not in ``to_dict``) is ``|analytic - numerical| /
+      tolerance`` per entry, ``nan`` where not checked, kept only when asked
+      for (``keep_error_map=True``): the heat map's numbers.
     * ``against`` is ``"reference"`` (the softmax loss's gradient) or
       ``"own"`` (the gradient of the implementation's own loss, as a black
       box). ``loss_differs`` is True when, against the reference, its loss is
@@ -138,11 +147,14 @@ class CheckResult:
     loss_differs: bool = False
     reference_calls: int = 0
     directions: int = 0
+    diagnosis: tuple[Diagnosis, ...] = ()
+    error_map: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the result as JSON-ready plain data."""
-        document = asdict(self)
+        """Return the result as JSON-ready plain data (without the ``error_map`` array)."""
+        document = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error_map"}
         document["worst"] = [asdict(entry) for entry in self.worst]
+        document["diagnosis"] = [d.to_dict() for d in self.diagnosis]
         return {key: _plain(value) for key, value in document.items()}
 
 
@@ -267,28 +279,77 @@ def prepare_reference(
 
 
 def check_implementation(
-    implementation: str | Implementation | Named, reference: ReferenceSet, *, top: int = 5
+    implementation: str | Implementation | Named,
+    reference: ReferenceSet,
+    *,
+    top: int = 5,
+    keep_error_map: bool = False,
 ) -> CheckResult:
     """Run one implementation on its own copies of the inputs and judge it against ``reference``.
 
     Against the reference (``reference.against == "reference"``) the gradient
     is judged entry by entry by `gradcheck_cli.verdict.judge_gradient` and
     the loss by `judge_loss`; against its own loss, by black-box
-    differences of that loss (see the module docstring).
+    differences of that loss (see the module docstring). A result that did
+    not pass gets a diagnosis where the whole gradient was checked.
     """
+    result, dscores = _check_implementation(implementation, reference, top)
+    if result.against != "reference" or (result.verdict == "pass" and not keep_error_map):
+        return result
+    if dscores is None or not reference.references:
+        return result
+    numerical, tolerance = _full_reference(reference)
+    if keep_error_map:
+        ratio = error_ratio(
+            dscores, numerical, reference.scores, reference.labels, tolerance=tolerance
+        )
+        result = replace(result, error_map=ratio)
+    if result.verdict != "pass" and not reference.sampled:
+        with np.errstate(over="ignore", invalid="ignore"):  # a 1e300 gradient: no diagnosis
+            found = diagnose(
+                dscores, numerical, reference.scores, reference.labels, tolerance=tolerance
+            )
+        result = replace(result, diagnosis=found)
+    return result
+
+
+def _full_reference(reference: ReferenceSet) -> tuple[Float64Array, Float64Array | None]:
+    """Return the judging reference as a full (N, C) array (nan where not checked) and tolerance."""
+    judge = reference.references.get("complex") or reference.references["central"]
+    numerical = np.full(reference.scores.shape, np.nan)
+    values = np.where(reference.checked, judge.gradient, np.nan)
+    numerical[reference.rows] = values
+    if judge.method == "complex":
+        return numerical, None  # diagnose's default: the verdict's own tolerance model
+    tolerance = np.full(reference.scores.shape, np.inf)
+    own = entry_tolerance(
+        judge.gradient,
+        reference.scores[reference.rows],
+        reference.labels[reference.rows],
+        reference.scores.shape[0],
+        np.dtype(reference.scores.dtype) if reference.scores.dtype.kind == "f" else np.float64,
+    )
+    tolerance[reference.rows] = own + judge.error
+    return numerical, tolerance
+
+
+def _check_implementation(
+    implementation: str | Implementation | Named, reference: ReferenceSet, top: int
+) -> tuple[CheckResult, np.ndarray | None]:
+    """Check without diagnosis; return the result and the gradient the implementation returned."""
     name, function = resolve(implementation)
     scores, labels = reference.scores, reference.labels
     call = _call(function, scores, labels)
     unjudged = _unjudged_result(name, call, reference)
     if call.dscores is None:
-        return unjudged
+        return unjudged, None
     if not np.all(np.isfinite(call.dscores)):
         reason = _non_finite_reason(call.dscores, call.warnings)
         worst = _first_non_finite(call.dscores, reference) if reference.references else ()
-        return replace(unjudged, reason=reason, worst=worst)
+        return replace(unjudged, reason=reason, worst=worst), call.dscores
     if reference.against == "own":
         with np.errstate(over="ignore"):  # scores of 1e300 overflow tolerances to inf: no verdict
-            return _check_against_own(function, call, reference, unjudged, top)
+            return _check_against_own(function, call, reference, unjudged, top), call.dscores
     # A gradient 1e300 times its tolerance overflows the ratio to inf: a fail, not a warning
     # (which a caller's `-W error` would turn into a crash).
     with np.errstate(over="ignore"):
@@ -326,7 +387,7 @@ def check_implementation(
         judged_by=judgement.judged_by,
         unjudged=judgement.unjudged,
         loss_differs=loss_differs,
-    )
+    ), call.dscores
 
 
 def _judge(dscores: np.ndarray, reference: ReferenceSet, top: int) -> GradientJudgement:
@@ -455,8 +516,12 @@ def check_all(
 ) -> tuple[ReferenceSet, list[CheckResult]]:
     """Check several implementations against one shared reference (options as for `check`)."""
     top = options.pop("top", 5)
+    keep = options.pop("keep_error_map", False)
     reference = prepare_reference(scores, labels, **options)
-    return reference, [check_implementation(f, reference, top=top) for f in implementations]
+    results = [
+        check_implementation(f, reference, top=top, keep_error_map=keep) for f in implementations
+    ]
+    return reference, results
 
 
 def assert_gradient_correct(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 
 from gradcheck_cli import __version__, report
 from gradcheck_cli._typing import FloatArray, IntArray
@@ -139,6 +141,17 @@ def main() -> None:
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option(
+    "--heatmap",
+    is_flag=True,
+    help="Draw each implementation's error / tolerance per entry as a grid in the terminal.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Save the same heat map as a PNG (one file per implementation, needs the plot extra).",
+)
 def run(
     scores: str,
     labels: str | None,
@@ -151,6 +164,8 @@ def run(
     top: int,
     strict: bool,
     as_json: bool,
+    heatmap: bool,
+    plot_path: str | None,
 ) -> None:
     """Check loss and gradient implementations on SCORES (N×C) and LABELS (N).
 
@@ -173,6 +188,7 @@ def run(
     except GradcheckError as exc:
         raise InputFailure(str(exc)) from None
     options: dict[str, Any] = {"method": method, "samples": samples, "h": step, "top": top}
+    options["keep_error_map"] = heatmap or plot_path is not None
     reference, results = check_all(
         implementations,
         score_array,
@@ -192,8 +208,33 @@ def run(
         out = Console()
         out.print(report.run_table(results, reference, width=out.width))
         out.print(report.run_details(results))
+        if heatmap:
+            heatmaps = report.run_heatmaps(results, label_array, width=out.width, height=out.height)
+            out.print(heatmaps)
         out.print(report.summary_line(results, strict))
+    if plot_path is not None:
+        _save_heatmaps(results, label_array, plot_path, err)
     sys.exit(exit_code(results, strict))
+
+
+def _save_heatmaps(
+    results: Sequence[CheckResult], labels: np.ndarray, path: str, err: Console
+) -> None:
+    """Write one PNG heat map per implementation: ``path`` itself, or ``path`` with its name."""
+    maps = [(r.name, r.error_map) for r in results if r.error_map is not None]
+    stem, suffix = os.path.splitext(path)
+    for name, error_map in maps:
+        target = path if len(maps) == 1 else f"{stem}-{_file_safe(name)}{suffix or '.png'}"
+        try:
+            report.heatmap_png(target, error_map, labels, title=f"{name}: ")
+        except GradcheckError as exc:
+            raise InputFailure(f"--plot: {exc}") from None
+        err.print(f"heat map of {escape(name)} saved to {escape(target)}")
+
+
+def _file_safe(name: str) -> str:
+    """Turn an implementation's name into a piece of a file name."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
 
 
 # gradcheck demo and gradcheck net (issue 5)

@@ -117,6 +117,8 @@ def run_details(results: Sequence[CheckResult]) -> RenderableType:
             verdict_text(result.verdict), " ", (result.name, "bold"), f": {result.reason}"
         )
         lines.append(line)
+        if result.diagnosis:
+            lines.append(diagnosis_text(result.diagnosis))
         if result.against == "own" and result.verdict != "pass":
             lines += [Text(f"  {_entry_line(w)}") for w in result.worst if w.ratio > 1]
         if result.user_traceback:
@@ -402,6 +404,18 @@ def heatmap_png(
     )
     figure.colorbar(shown, ax=axes, extend="both", label="log10(error / tolerance)")
     figure.savefig(path, dpi=120)
+
+
+def run_heatmaps(
+    results: Sequence[CheckResult], labels: np.ndarray, *, width: int, height: int
+) -> RenderableType:
+    """Build one heat map per result that kept its error map (`check_all(keep_error_map=True)`)."""
+    maps: list[RenderableType] = []
+    for result in results:
+        if result.error_map is not None:
+            title = f"{escape(result.name)}: "
+            maps.append(heatmap(result.error_map, labels, width=width, height=height, title=title))
+    return Group(*maps)
 
 
 def diagnosis_text(diagnoses: Sequence[Diagnosis]) -> Text:
@@ -881,7 +895,7 @@ def bench_plot(result: BenchResult, path: str | os.PathLike[str]) -> None:
     )
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(fontsize="small")
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, format="png")  # a PNG whatever the file name says
 
 
 def _bench_caption(result: BenchResult) -> str:

@@ -20,7 +20,7 @@ from rich.console import Console
 from gradcheck_cli import bench, cli, numeric, report
 from gradcheck_cli.bench import (
     BenchRecord,
-    _Point,
+    Point,
     benchmark,
     check_methods,
     machine,
@@ -173,6 +173,20 @@ def test_a_probe_predicts_a_size_with_nothing_smaller(monkeypatch):
     assert set(calls) == {(10, 3)}  # never called at the full size
 
 
+def test_a_new_class_count_is_probed_before_predicting(monkeypatch):
+    monkeypatch.setattr(bench, "PROBE_ENTRIES", 20)
+    calls = []
+
+    def counting(scores, labels):
+        calls.append(scores.shape)
+        return stable(scores, labels)
+
+    small, large = run_bench((counting,), ((4, 3), (40, 6)), budget=1e-12).records
+    assert small.status == "measured"  # 12 entries: no probe needed
+    assert large.status == "estimated" and "a probe of 3×6" in large.note
+    assert (40, 6) not in calls and (3, 6) in calls
+
+
 def test_a_failing_implementation_is_skipped_with_its_reason():
     def broken(scores, labels):
         raise ValueError("bad\nsecond line")
@@ -200,14 +214,14 @@ def test_prediction_fits_a_per_row_and_a_per_entry_cost():
     def cost(n, c):
         return 2e-6 * n + 1e-8 * n * c
 
-    points = [_Point(n, c, cost(n, c)) for n, c in ((100, 10), (100, 100), (1000, 10))]
+    points = [Point(n, c, cost(n, c)) for n, c in ((100, 10), (100, 100), (1000, 10))]
     seconds, how = predict(points, 1000, 1000)
     assert seconds == pytest.approx(cost(1000, 1000), rel=1e-9)
     assert how == "100×10, 100×100, 1000×10 (t ≈ a·N + b·N·C)"
     # One class count only: scaled by N·C from the largest size.
     assert predict(points[:1], 200, 10) == (pytest.approx(2 * cost(100, 10)), "100×10 (t ∝ N·C)")
     # A fit with a negative cost (time falling with N) is not trusted.
-    falling = [_Point(100, 10, 1.0), _Point(1000, 20, 0.5)]
+    falling = [Point(100, 10, 1.0), Point(1000, 20, 0.5)]
     assert predict(falling, 2000, 20)[1] == "1000×20 (t ∝ N·C)"
 
 
@@ -491,3 +505,19 @@ def test_cli_times_a_plugin_implementation(runner, tmp_path):
     missing = runner.invoke(main, ["bench", "--sizes", "4x3", "--impl", f"{tmp_path}/no.py:f"])
     assert missing.exit_code == 2
     assert missing.stderr.startswith("Error: ") and len(missing.stderr.splitlines()) == 1
+
+
+def test_a_size_too_large_for_memory_is_an_input_error(runner):
+    huge = 10**8  # 10^16 entries: 80 PB, refused at once
+    with pytest.raises(InputError, match=rf"^size {huge}×{huge}: not enough memory for its batch$"):
+        benchmark(["stable"], [(huge, huge)])
+    result = runner.invoke(main, ["bench", "--sizes", f"{huge}x{huge}"])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: size {huge}×{huge}: not enough memory for its batch\n"
+
+
+def test_plot_is_a_png_whatever_its_name(mixed, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "bench.svg"
+    report.bench_plot(mixed, path)
+    assert path.read_bytes()[:4] == b"\x89PNG"

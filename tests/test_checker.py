@@ -472,3 +472,32 @@ def test_a_directional_derivative_projects_on_the_direction_taken():
     assert result.calls == 4
     assert result.derivative[0] == pytest.approx(result.projection[0], rel=1e-6)
     assert result.projection[0] == pytest.approx(float(np.sum(2 * x * v)), rel=1e-3)
+
+
+def test_a_failed_full_check_carries_its_diagnosis(small_batch):
+    scores, labels = small_batch
+    result = check(lambda s, y: (stable(s, y)[0], stable(s, y)[1] * s.shape[0]), scores, labels)
+    assert result.verdict == "fail"
+    assert result.diagnosis[0].kind == "missing_1_over_n"
+    document = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert document["diagnosis"][0]["kind"] == "missing_1_over_n"
+    assert document["diagnosis"][0]["explained"] > 0.99
+    assert "error_map" not in document
+
+
+def test_a_pass_or_a_sample_gets_no_diagnosis(small_batch):
+    scores, labels = small_batch
+    assert check("stable", scores, labels).diagnosis == ()
+    sampled = check(lambda s, y: stable(s, y)[1] * 12, scores, labels, samples=10)
+    assert sampled.verdict == "fail" and sampled.diagnosis == ()
+
+
+def test_the_error_map_is_kept_only_when_asked(small_batch):
+    scores, labels = small_batch
+    _, [kept] = check_all(["stable"], scores, labels, keep_error_map=True)
+    _, [plain] = check_all(["stable"], scores, labels)
+    assert plain.error_map is None
+    assert kept.error_map.shape == scores.shape
+    assert np.all(kept.error_map <= 1)
+    _, [sampled] = check_all(["stable"], scores, labels, samples=5, keep_error_map=True)
+    assert np.isnan(sampled.error_map).sum() == scores.size - 5

@@ -516,3 +516,51 @@ def test_python_dash_m_version():
     assert process.returncode == 0, process.stderr
     assert process.stdout.strip() == f"gradcheck, version {__version__}"
     assert process.stderr == ""
+
+
+def test_heatmap_draws_the_error_grid_and_names_the_diagnosis(runner, batch_files, tmp_path):
+    user = tmp_path / "unscaled.py"
+    user.write_text(
+        "from gradcheck_cli.softmax import stable\n"
+        "def grad(s, y):\n"
+        "    loss, d = stable(s, y)\n"
+        "    return loss, d * s.shape[0]\n"
+    )
+    arguments = ["run", batch_files.scores_npy, batch_files.labels_npy, "--impl", f"{user}:grad"]
+    result = runner.invoke(main, [*arguments, "--heatmap"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "diagnosis: analytic ≈ 6 × numerical on every entry (N = 6)" in result.stdout
+    assert "within tolerance" in result.stdout and "≤ 10^k × tolerance" in result.stdout
+    document = strict_json(runner.invoke(main, [*arguments, "--json"]).stdout)
+    assert document["implementations"][0]["diagnosis"][0]["kind"] == "missing_1_over_n"
+
+
+def test_plot_writes_one_png_per_implementation(runner, batch_files, tmp_path):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "errors.png"
+    arguments = ["run", batch_files.scores_npy, batch_files.labels_npy, "--plot", str(target)]
+    result = runner.invoke(main, [*arguments, "--impl", "stable"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    both = runner.invoke(main, [*arguments, "--impl", "rows", "--impl", "stable"])
+    assert both.exit_code == 0
+    assert (tmp_path / "errors-rows.png").exists() and (tmp_path / "errors-stable.png").exists()
+
+
+def test_plot_without_matplotlib_is_one_line_exit_2(runner, batch_files, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    arguments = ["run", batch_files.scores_npy, batch_files.labels_npy, "--impl", "stable"]
+    result = runner.invoke(main, [*arguments, "--plot", str(tmp_path / "e.png")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: --plot:") and "pip install" in lines[-1]
+    assert "Traceback" not in result.stderr
