@@ -141,6 +141,7 @@ def main() -> None:
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary verdict line.")
 @click.option(
     "--heatmap",
     is_flag=True,
@@ -164,6 +165,7 @@ def run(
     top: int,
     strict: bool,
     as_json: bool,
+    quiet: bool,
     heatmap: bool,
     plot_path: str | None,
 ) -> None:
@@ -204,6 +206,8 @@ def run(
         document = report.run_document(results, reference, **context)
         click.echo(json.dumps(document, indent=2, allow_nan=False))
         err.print(report.summary_line(results, strict))
+    elif quiet:
+        Console().print(report.summary_line(results, strict))
     else:
         out = Console()
         out.print(report.run_table(results, reference, width=out.width))

@@ -4,7 +4,8 @@
 modern numpy: two nested loops, a loop over samples, and no loop. They keep
 the seed's unshifted ``exp(scores)``, so scores above ~709.78 overflow; that
 is on purpose, and the checker must say so. `stable` is the one to use:
-max-shifted, computed in place in one N×C buffer, in the input's dtype.
+overflow-proof (max-shifted wherever the unshifted ``exp`` would overflow or
+lose digits), computed in place in one N×C buffer, in the input's dtype.
 
 Every implementation follows the contract ``f(scores, labels) -> (loss,
 dscores)`` with ``loss = mean_i(logsumexp(scores[i]) - scores[i, labels[i]])``

@@ -564,3 +564,12 @@ def test_plot_without_matplotlib_is_one_line_exit_2(runner, batch_files, tmp_pat
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("Error: --plot:") and "pip install" in lines[-1]
     assert "Traceback" not in result.stderr
+
+
+def test_quiet_prints_only_the_summary_line(runner, batch_files):
+    arguments = ["run", batch_files.scores_npy, batch_files.labels_npy, "--quiet"]
+    result = runner.invoke(main, arguments, catch_exceptions=False)
+    assert result.exit_code == 0
+    assert result.stdout.strip().splitlines() == ["Summary: 4 implementations checked: 4 pass"]
+    one = runner.invoke(main, [*arguments, "--impl", "vectorized"], catch_exceptions=False)
+    assert one.stdout.strip() == "Summary: 1 implementation checked: 1 pass"
