@@ -273,3 +273,12 @@ def test_loss_tolerance_stays_finite_for_scores_of_1e300():
     assert judge_loss(reference, reference, scores, np.dtype(np.float64))[0] == "pass"
     assert judge_loss(reference * 1.001, reference, scores, np.dtype(np.float64))[0] == "fail"
     assert check("stable", scores, labels).verdict == "pass"
+
+
+def test_float16_batches_are_held_to_float16_precision_not_the_float32_cap():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(-1e4, 1e4, size=(6, 9)).astype(np.float16)  # spacing 8 at 1e4
+    labels = rng.integers(0, 9, 6)
+    assert check("stable", scores, labels).verdict == "pass"
+    wrong = check(with_gradient(lambda g, s, y: -g), scores, labels)
+    assert wrong.verdict == "fail"  # 10% is the loosest any tier goes: a sign still fails
