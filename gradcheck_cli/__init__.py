@@ -11,6 +11,7 @@ from gradcheck_cli.checker import (
 )
 from gradcheck_cli.diagnose import Diagnosis
 from gradcheck_cli.errors import GradcheckError, ImplementationError, InputError
+from gradcheck_cli.linear import check_linear
 from gradcheck_cli.net import check_net
 from gradcheck_cli.numeric import (
     black_box_central_difference,
@@ -37,6 +38,7 @@ __all__ = [
     "central_difference",
     "check",
     "check_all",
+    "check_linear",
     "check_net",
     "complex_step",
     "directional_derivative",

@@ -119,6 +119,13 @@ class CheckResult:
       ``"directional"``. The errors are then measured against black-box
       differences (relative errors over the entries they resolve), and
       ``unjudged`` counts the differenced entries below their resolution.
+    * ``coverage`` says what was checked when a scores file too large for
+      memory was checked block by block (`gradcheck_cli.blockwise`): every
+      entry, the ``samples`` spot check, or every row's label entry plus a
+      seeded sample of the others plus ``directions`` random directions;
+      empty for a check in memory. ``directional`` then holds one record per
+      direction: ``analytic`` (vᵀ of the gradient), ``numerical`` (the complex
+      step of the loss along v), ``allowed`` and ``ratio`` (above 1 fails).
     """
 
     name: str
@@ -148,6 +155,8 @@ class CheckResult:
     reference_calls: int = 0
     directions: int = 0
     diagnosis: tuple[Diagnosis, ...] = ()
+    coverage: str = ""
+    directional: tuple[dict[str, float], ...] = ()
     error_map: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

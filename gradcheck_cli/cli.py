@@ -24,6 +24,8 @@ from gradcheck_cli.checker import (
     Against,
     CheckResult,
     Method,
+    Named,
+    ReferenceSet,
     check_all,
     resolve,
 )
@@ -40,7 +42,7 @@ from gradcheck_cli.net import (
     network_and_data,
 )
 from gradcheck_cli.net import resolve as resolve_network
-from gradcheck_cli.plugins import is_plugin_spec, load_implementation
+from gradcheck_cli.plugins import is_plugin_spec
 from gradcheck_cli.softmax import IMPLEMENTATIONS
 
 
@@ -184,21 +186,27 @@ def run(
     gradcheck run scores.npy labels.npy --impl my_softmax.py:softmax_loss --impl stable
     gradcheck run scores.npy labels.npy --impl smoothed.py:loss --against own
     """
+    options: dict[str, Any] = {"method": method, "samples": samples, "h": step, "top": top}
     try:
         implementations = [resolve(value) for value in impls]
-        score_array, label_array = load_inputs(scores, labels)
+        drawing = heatmap or plot_path is not None
+        large = _check_large_npy(scores, labels, implementations, against, drawing, seed, options)
+        if large is None:
+            score_array, label_array = load_inputs(scores, labels)
     except GradcheckError as exc:
         raise InputFailure(str(exc)) from None
-    options: dict[str, Any] = {"method": method, "samples": samples, "h": step, "top": top}
-    options["keep_error_map"] = heatmap or plot_path is not None
-    reference, results = check_all(
-        implementations,
-        score_array,
-        label_array,
-        against=against,
-        rng=np.random.default_rng(seed),
-        **options,
-    )
+    if large is not None:
+        reference, results = large
+    else:
+        reference, results = check_all(
+            implementations,
+            score_array,
+            label_array,
+            against=against,
+            rng=np.random.default_rng(seed),
+            keep_error_map=drawing,
+            **options,
+        )
     err = Console(stderr=True)
     if as_json:
         context = {"scores": scores, "labels": labels, "seed": seed, "h": step, "strict": strict}
@@ -239,6 +247,30 @@ def _save_heatmaps(
 def _file_safe(name: str) -> str:
     """Turn an implementation's name into a piece of a file name."""
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+def _check_large_npy(
+    scores: str,
+    labels: str | None,
+    implementations: list[Named],
+    against: Against,
+    drawing: bool,
+    seed: int,
+    options: dict[str, Any],
+) -> tuple[ReferenceSet, list[CheckResult]] | None:
+    """Check a .npy scores file too large to load block by block (issue 6); None: load it."""
+    from gradcheck_cli import blockwise, loading  # only a large .npy file needs these
+
+    if blockwise.plan(scores, implementations, against=against) is None:
+        return None
+    if drawing:
+        raise InputFailure(
+            f"{scores}: --heatmap and --plot need every entry's error in memory, and this file "
+            "is too large to check in memory (leave them out)"
+        )
+    blocks, label_array = loading.load_npy_inputs(scores, labels)
+    rng = np.random.default_rng(seed)
+    return blockwise.check_file(blocks, label_array, implementations, rng=rng, **options)
 
 
 # gradcheck demo and gradcheck net (issue 5)
@@ -283,7 +315,8 @@ def demo(seed: int, save_dir: str | None) -> None:
     show_default=True,
     metavar="NAME",
     help="Network to check: the built-in two_layer, or FILE.py:NAME / package.module:NAME "
-    "with NAME(params, X, y, reg) -> (loss, grads).",
+    "with NAME(params, X, y, reg) -> (loss, grads), or a TwoLayerNet-style class NAME "
+    "(constructed as NAME(D, H, C[, std]), called as model.loss(X, y, reg)).",
 )
 @click.option(
     "--params",
@@ -303,7 +336,8 @@ def demo(seed: int, save_dir: str | None) -> None:
     type=click.FloatRange(min=0),
     default=0.05,
     show_default=True,
-    help="Regularization strength in R = reg·½(ΣW1² + ΣW2²).",
+    help="Regularization strength: R = reg·½(ΣW1² + ΣW2²), or reg·(ΣW1² + ΣW2²) when the "
+    "loss says so.",
 )
 @click.option(
     "--hidden", type=click.IntRange(min=1), help="Random network: hidden units H (default 10)."
@@ -374,13 +408,16 @@ def net(
     """Check the gradients of a two-layer network, parameter by parameter.
 
     The network of the seed: X·W1 + b1, ReLU, ·W2 + b2, softmax loss, plus
-    R = reg·½(ΣW1² + ΣW2²). Without --params and --data it is random and
-    seeded. Exit code 0 when the network passes, 1 when it fails, 2 on bad input.
+    R = reg·½(ΣW1² + ΣW2²) (or reg·(ΣW1² + ΣW2²), detected from the loss).
+    Without --params and --data it is random and seeded. A class is built
+    with the sizes and checked through model.params and model.loss(X, y, reg).
+    Exit code 0 when the network passes, 1 when it fails, 2 on bad input.
 
     \b
     gradcheck net
     gradcheck net --params params.npz --data X.npy y.npy --reg 0.1
     gradcheck net --impl my_net.py:two_layer_loss --hidden 50 --reg 0.05
+    gradcheck net --impl cs231n/classifiers/neural_net.py:TwoLayerNet --hidden 10
     """
     seeds = np.random.SeedSequence(seed).spawn(2)  # the sample does not move the network
     network_rng, sample_rng = (np.random.default_rng(s) for s in seeds)
@@ -406,9 +443,7 @@ def net(
 
 
 def _network_implementation(spec: str) -> tuple[str, NetImplementation]:
-    """Resolve --impl: the built-in network, or a user's FILE.py:NAME taking (params, X, y, reg)."""
-    if is_plugin_spec(spec):
-        return load_implementation(spec, arguments=("params", "X", "y", "reg"))
+    """Resolve --impl: the built-in, a FILE.py:NAME function or a TwoLayerNet-style class."""
     return resolve_network(spec)
 
 
@@ -562,3 +597,156 @@ def _write_bench_files(result: BenchResult, csv_path: Path | None, plot_path: Pa
             write(path)
         except OSError as exc:
             raise InputFailure(f"{option} {path}: {exc.strerror or exc}") from None
+
+
+# gradcheck linear (issue 8): f(W, X, y, reg) -> (loss, dW) classifiers, as people write them
+
+
+def _linear_names(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Check built-in --impl names at parse time; FILE.py:NAME specs are loaded when it runs."""
+    from gradcheck_cli.linear import BUILT_IN as LINEAR
+
+    for value in values:
+        if not is_plugin_spec(value) and value != LINEAR:
+            message = f"unknown linear classifier {value!r} (built-in: {LINEAR}; or FILE.py:NAME)"
+            raise click.BadParameter(message, ctx=ctx, param=param)
+    return values or (LINEAR,)
+
+
+@main.command()
+@click.option(
+    "--impl",
+    "impls",
+    multiple=True,
+    callback=_linear_names,
+    metavar="FILE.py:NAME",
+    help="Classifier to check, repeatable: your NAME(W, X, y, reg) -> (loss, dW) as "
+    "path/to/file.py:NAME or package.module:NAME, or the built-in linear (the default).",
+)
+@click.option(
+    "--weights",
+    "weights_path",
+    metavar="W.npy",
+    help="Weights W (D×C): .npy, .npz, .csv, .txt. Default: random.",
+)
+@click.option(
+    "--data",
+    "data_paths",
+    nargs=2,
+    metavar="X Y",
+    help="Inputs X (N×D) and labels y (N) files (.npy, .npz, .csv, .txt). Default: random.",
+)
+@click.option(
+    "--reg",
+    type=click.FloatRange(min=0),
+    default=0.05,
+    show_default=True,
+    help="Regularization strength, passed as reg; whether the loss adds reg·ΣW² or "
+    "½·reg·ΣW² is detected.",
+)
+@click.option(
+    "--std",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Random weights: standard deviation of every entry (default 0.1).",
+)
+@click.option("--batch", type=click.IntRange(min=1), help="Random data: samples N (default 20).")
+@click.option(
+    "--inputs", type=click.IntRange(min=1), help="Random weights and data: inputs D (default 10)."
+)
+@click.option(
+    "--classes",
+    type=click.IntRange(min=2),
+    help="Random weights: classes C (default 5, or max(y) + 1 with --data).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    help="Difference this many sampled entries of each function's own loss (plus random "
+    "directions) instead of every entry.",
+)
+@click.option(
+    "--h",
+    "step",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Step of the black-box differences (default: chosen from the loss's rounding).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the random weights, data, sample and directions.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Worst entries kept per check (--json).",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def linear(
+    impls: tuple[str, ...],
+    weights_path: str | None,
+    data_paths: tuple[str, str] | None,
+    reg: float,
+    samples: int | None,
+    step: float | None,
+    seed: int,
+    top: int,
+    strict: bool,
+    as_json: bool,
+    **sizes: Any,
+) -> None:
+    """Check linear softmax classifiers f(W, X, y, reg) -> (loss, dW), and their agreement.
+
+    Scores are X·W; the loss is the mean softmax loss plus reg·ΣW² or ½·reg·ΣW²
+    (which one is detected from the loss and named). dW is judged against the
+    exact gradient of that loss and against the numerical gradient of the loss
+    the function itself returns. With several --impl, they are also compared
+    with each other and timed. Exit code 0 when all pass and agree, 1 otherwise,
+    2 on bad input.
+
+    \b
+    gradcheck linear --impl cs231n/classifiers/softmax.py:softmax_loss_vectorized
+    gradcheck linear --impl softmax.py:softmax_loss_naive --impl softmax.py:softmax_loss_vectorized
+    gradcheck linear --weights W.npy --data X.npy y.npy --reg 5e-6 --json
+    """
+    from gradcheck_cli.linear import check_linear, classifier_and_data, load_batch, load_weights
+
+    seeds = np.random.SeedSequence(seed).spawn(2)  # the sample does not move the weights
+    data_rng, sample_rng = (np.random.default_rng(s) for s in seeds)
+    fixed_by = {"--weights": ("std", "classes", "inputs"), "--data": ("batch", "inputs")}
+    given = {"--weights": weights_path is not None, "--data": bool(data_paths)}
+    for option, names in fixed_by.items():
+        clash = [f"--{name}" for name in names if given[option] and sizes[name] is not None]
+        if clash:
+            raise click.UsageError(f"{' and '.join(clash)} cannot be combined with {option}")
+    drawn = {key: value for key, value in sizes.items() if value is not None}
+    try:
+        W, X, y = classifier_and_data(
+            load_weights(weights_path) if weights_path else None,
+            load_batch(*data_paths) if data_paths else None,
+            rng=data_rng,
+            weights_name=weights_path or "W",
+            data_names=data_paths or ("X", "y"),
+            **drawn,
+        )
+        options: dict[str, Any] = {"samples": samples, "h": step, "top": top}
+        result = check_linear(list(impls), W, X, y, reg, rng=sample_rng, **options)
+    except GradcheckError as exc:
+        raise InputFailure(str(exc)) from None
+    if as_json:
+        context = {"impls": list(impls), "weights": weights_path, "data": data_paths}
+        document = report.linear_document(result, **context, seed=seed, h=step, strict=strict)
+        click.echo(json.dumps(document, indent=2, allow_nan=False))
+        Console(stderr=True).print(report.linear_summary(result, strict))
+    else:
+        out = Console()
+        out.print(report.linear_table(result))
+        out.print(report.linear_details(result))
+        out.print(report.linear_summary(result, strict))
+    sys.exit(1 if result.verdict == "fail" or (strict and result.verdict == "warn") else 0)

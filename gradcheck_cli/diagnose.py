@@ -221,7 +221,10 @@ def diagnose(
         return ()
     on_label = np.zeros(a.shape, dtype=bool)
     on_label[np.arange(a.shape[0]), y] = True
-    context = _Residual(a, n, residual, float(np.sum(residual**2)), s, y, on_label)
+    energy = float(np.sum(residual**2))
+    if not 0.0 < energy < math.inf:
+        return ()  # errors of 1e-160 square to 0 (or of 1e160 to inf): nothing to compare
+    context = _Residual(a, n, residual, energy, s, y, on_label)
     found = [
         c
         for c in _candidates(context)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import tokenize
 import warnings
 import zipfile
 import zlib
-from typing import Any, BinaryIO
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -157,32 +160,40 @@ def validate_inputs(
     """
     checked_scores = _validate_scores(scores, scores_name)
     checked_labels = _validate_labels(labels, labels_name)
-    n, c = checked_scores.shape
+    _check_classes(checked_scores.shape[1], scores_name)
+    _check_labels_fit(checked_labels, checked_scores.shape, scores_name, labels_name)
+    return checked_scores, checked_labels
+
+
+def _check_classes(c: int, name: str) -> None:
+    """Refuse scores with a single class."""
     if c == 1:
         # With one class every probability is 1: the loss is 0 and so is every gradient
         # entry, whatever the implementation does with the scores. Nothing to check.
         problem = "scores have 1 class; the softmax loss needs at least 2 (with one it is 0)"
-        raise _error(scores_name, problem)
-    if checked_labels.shape[0] != n:
-        problem = f"has {checked_labels.shape[0]} labels but {scores_name} has {n} rows"
+        raise _error(name, problem)
+
+
+def _check_labels_fit(
+    labels: IntArray, shape: tuple[int, int], scores_name: str, labels_name: str
+) -> None:
+    """Refuse labels whose count is not N or whose values are not in ``[0, C)``."""
+    n, c = shape
+    if labels.shape[0] != n:
+        problem = f"has {labels.shape[0]} labels but {scores_name} has {n} rows"
         raise _error(labels_name, problem)
-    bad = np.flatnonzero((checked_labels < 0) | (checked_labels >= c))
+    bad = np.flatnonzero((labels < 0) | (labels >= c))
     if bad.size:
         row = int(bad[0])
         more = f" ({bad.size} labels are out of range)" if bad.size > 1 else ""
-        problem = f"label {checked_labels[row]} at row {row} is out of range [0, {c})"
+        problem = f"label {labels[row]} at row {row} is out of range [0, {c})"
         raise _error(labels_name, f"{problem} for {c} classes{more}")
-    return checked_scores, checked_labels
 
 
 def _validate_scores(scores: ArrayLike, name: str) -> FloatArray:
     """Return a C-contiguous float copy of finite, real, non-empty 2-D scores."""
     array = _as_array(scores, name)
-    if array.ndim != 2:
-        raise _error(name, f"scores must be a 2-D (N, C) array, got shape {array.shape}")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        problem = f"scores need at least one row and one column, got shape {array.shape}"
-        raise _error(name, problem)
+    _check_scores_shape(array.shape, name)
     dtype = array.dtype
     if dtype.kind in "iu":
         result: FloatArray = array.astype(np.float64, order="C")
@@ -190,14 +201,31 @@ def _validate_scores(scores: ArrayLike, name: str) -> FloatArray:
         # Native byte order is the same precision; only the dtype's size is part of the contract.
         result = np.array(array, dtype=dtype.newbyteorder("="), order="C", copy=True)
     else:
-        problem = f"scores have dtype {dtype}; they must be integers, float16, float32 or float64"
-        raise _error(name, problem)
+        raise _error(name, _dtype_problem(dtype))
     bad = np.flatnonzero(~np.isfinite(result))
     if bad.size:
         row, col = divmod(int(bad[0]), result.shape[1])
-        first = f"{float(result[row, col])} at row {row}, column {col}"
-        raise _error(name, f"{bad.size} non-finite score(s); the first is {first}")
+        raise _error(name, _non_finite_problem(bad.size, float(result[row, col]), row, col))
     return result
+
+
+def _check_scores_shape(shape: tuple[int, ...], name: str) -> None:
+    """Refuse scores that are not 2-D with at least one row and one column."""
+    if len(shape) != 2:
+        raise _error(name, f"scores must be a 2-D (N, C) array, got shape {shape}")
+    if shape[0] == 0 or shape[1] == 0:
+        problem = f"scores need at least one row and one column, got shape {shape}"
+        raise _error(name, problem)
+
+
+def _dtype_problem(dtype: np.dtype[Any]) -> str:
+    """Say why scores of this dtype are refused."""
+    return f"scores have dtype {dtype}; they must be integers, float16, float32 or float64"
+
+
+def _non_finite_problem(count: int, value: float, row: int, col: int) -> str:
+    """Say how many scores are nan or inf and where the first one is."""
+    return f"{count} non-finite score(s); the first is {value} at row {row}, column {col}"
 
 
 def _validate_labels(labels: ArrayLike, name: str) -> IntArray:
@@ -357,3 +385,235 @@ def _error(name: str, problem: str) -> InputError:
     """Build a one-line ``"<name>: <problem>"`` InputError, escaping any line breaks."""
     shown = name if name.isprintable() else repr(name)
     return InputError(" ".join(f"{shown}: {problem}".splitlines()))
+
+
+# --- .npy scores too large to load whole: read in row blocks -----------------------------------
+
+
+@dataclass(frozen=True)
+class NpyBlocks:
+    """A checked ``.npy`` scores file, read block by block of rows at file offsets.
+
+    ``shape`` is (N, C) from the header. ``stored`` is the dtype in the file;
+    ``dtype`` is the dtype blocks come out in (float16/32/64 kept in native
+    byte order, integers promoted to float64, as `load_scores` does).
+    ``offset`` is where the data start. Nothing is memory-mapped: mapped
+    pages count as resident memory for as long as they stay mapped, so each
+    block is read with ``seek`` + ``readinto`` into one reused buffer, and a
+    file larger than the free memory can be read.
+    """
+
+    path: str
+    name: str
+    shape: tuple[int, int]
+    dtype: np.dtype[Any]
+    stored: np.dtype[Any]
+    fortran_order: bool
+    offset: int
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of score data in the file."""
+        return self.shape[0] * self.shape[1] * self.stored.itemsize
+
+    def blocks(self, rows_per_block: int) -> Iterator[tuple[int, FloatArray]]:
+        """Yield ``(first row, block)`` for consecutive blocks of at most ``rows_per_block`` rows.
+
+        Parameters
+        ----------
+        rows_per_block : int
+            Rows per block (the last block may have fewer). The buffer holds
+            this many rows of the file's dtype and is reused for every block.
+
+        Yields
+        ------
+        start : int
+            Index of the block's first row.
+        block : FloatArray, shape (rows, C)
+            C-contiguous, in ``self.dtype``, every entry finite. It may be a view
+            of the reused buffer: valid only until the next block is read, so
+            copy what you keep.
+
+        Raises
+        ------
+        InputError
+            If the file is shorter than its header says, or holds a nan or inf.
+            The message is the one `load_scores` gives (the count of non-finite
+            scores covers the whole file, so the rest is scanned first).
+        """
+        n, c = self.shape
+        per_block = max(1, min(int(rows_per_block), n))
+        raw = np.empty(per_block * c * self.stored.itemsize, dtype=np.uint8)
+        with open(self.path, "rb", buffering=0) as fh:
+            for start in range(0, n, per_block):
+                count = min(per_block, n - start)
+                block = self._finite(self._read(fh, raw, start, count))
+                if block is None:
+                    self._raise_non_finite(fh, raw, start, per_block)
+                yield start, block
+
+    def _read(self, fh: io.FileIO, raw: NDArray[np.uint8], start: int, count: int) -> FloatArray:
+        """Read rows ``start:start + count`` into ``raw``; return them as a C-ordered block."""
+        n, c = self.shape
+        size = self.stored.itemsize
+        if not self.fortran_order:
+            fh.seek(self.offset + start * c * size)
+            self._fill(fh, raw[: count * c * size])
+            stored_block = raw[: count * c * size].view(self.stored).reshape(count, c)
+        else:  # column-major data: each column's piece of the block is contiguous
+            piece = count * size
+            for j in range(c):
+                fh.seek(self.offset + (j * n + start) * size)
+                self._fill(fh, raw[j * piece : (j + 1) * piece])
+            stored_block = raw[: c * piece].view(self.stored).reshape(c, count).T
+        if stored_block.dtype == self.dtype and stored_block.flags.c_contiguous:
+            return stored_block
+        block: FloatArray = np.ascontiguousarray(stored_block, dtype=self.dtype)
+        return block
+
+    def _fill(self, fh: io.FileIO, buffer: NDArray[np.uint8]) -> None:
+        """Fill ``buffer`` from the file, or say the file is truncated."""
+        view, done = memoryview(buffer), 0  # type: ignore[arg-type]
+        while done < len(view):
+            got = fh.readinto(view[done:])
+            if not got:
+                raise _error(self.name, _truncated(self.nbytes, done))
+            done += got
+
+    def _finite(self, block: FloatArray) -> FloatArray | None:
+        """Return the block if every score is finite, else None."""
+        return block if block.dtype.kind != "f" or bool(np.isfinite(block).all()) else None
+
+    def _raise_non_finite(
+        self, fh: io.FileIO, raw: NDArray[np.uint8], start: int, per_block: int
+    ) -> NoReturn:
+        """Raise the `load_scores` message: the first non-finite score and the file's count."""
+        n, c = self.shape
+        count, first = 0, (0.0, 0, 0)
+        for begin in range(start, n, per_block):
+            block = self._read(fh, raw, begin, min(per_block, n - begin))
+            bad = np.flatnonzero(~np.isfinite(block))
+            if bad.size and not count:
+                row, col = divmod(int(bad[0]), c)
+                first = (float(block[row, col]), begin + row, col)
+            count += int(bad.size)
+        raise _error(self.name, _non_finite_problem(count, *first))
+
+
+def open_npy_blocks(path: str | os.PathLike[str]) -> NpyBlocks:
+    """Read and check the header of a ``.npy`` scores file, without reading its data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npy`` file of any size.
+
+    Returns
+    -------
+    NpyBlocks
+        Shape, dtypes and data offset, ready to be read in row blocks.
+
+    Raises
+    ------
+    InputError
+        With the message `load_scores` would give: no such file, not a
+        ``.npy`` file, a corrupt header, object (pickled) data, not 2-D, no
+        rows or columns, an unusable dtype, one class, or fewer data bytes
+        than the header promises.
+    """
+    fspath, name = os.fspath(path), _display(path)
+    if fspath == STDIN or os.path.splitext(fspath)[1].lower() != ".npy":
+        raise _error(name, "only a .npy scores file can be read in blocks")
+    if os.path.isdir(fspath):
+        raise _error(name, "is a directory, not a file")
+    try:
+        with open(fspath, "rb") as fh:
+            shape, fortran_order, stored = _npy_header(fh, name)
+            offset = fh.tell()
+            held = os.fstat(fh.fileno()).st_size - offset
+    except FileNotFoundError as exc:
+        raise _error(name, "no such file") from exc
+    except PermissionError as exc:
+        raise _error(name, "cannot be read: permission denied") from exc
+    except OSError as exc:
+        raise _error(name, f"cannot be read: {exc.strerror or exc}") from exc
+    if stored.subdtype is not None:  # a sub-array dtype adds its own axes, as np.load shows
+        shape, stored = shape + stored.shape, stored.base
+    if stored.hasobject:
+        raise _error(name, "object arrays are refused (pickled data is never loaded)")
+    _check_scores_shape(shape, name)
+    if stored.kind in "iu":
+        dtype = np.dtype(np.float64)
+    elif stored.type in _KEPT_FLOATS:
+        dtype = stored.newbyteorder("=")
+    else:
+        raise _error(name, _dtype_problem(stored))
+    _check_classes(shape[1], name)
+    blocks = NpyBlocks(fspath, name, (shape[0], shape[1]), dtype, stored, fortran_order, offset)
+    if held < blocks.nbytes:
+        raise _error(name, _truncated(blocks.nbytes, held))
+    return blocks
+
+
+def load_npy_inputs(
+    scores_path: str | os.PathLike[str], labels_path: str | os.PathLike[str] | None
+) -> tuple[NpyBlocks, IntArray]:
+    """Open a ``.npy`` scores file for block reading and load its labels, checked together.
+
+    Parameters
+    ----------
+    scores_path : str or os.PathLike
+        The ``.npy`` scores file (see `open_npy_blocks`).
+    labels_path : str or os.PathLike or None
+        The labels file (see `load_labels`); None is an error, as in `load_inputs`.
+
+    Returns
+    -------
+    blocks : NpyBlocks
+    labels : IntArray, shape (N,)
+        Every label is in ``[0, C)``.
+
+    Raises
+    ------
+    InputError
+        As `load_inputs` would.
+    """
+    blocks = open_npy_blocks(scores_path)
+    if labels_path is None:
+        problem = "labels are missing (give a labels file, or one .npz holding both)"
+        raise _error(blocks.name, problem)
+    labels = load_labels(labels_path)
+    _check_labels_fit(labels, blocks.shape, blocks.name, _display(labels_path))
+    return blocks, labels
+
+
+def _npy_header(fh: BinaryIO, name: str) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """Read a .npy header: (shape, fortran_order, dtype), leaving ``fh`` at the data."""
+    head = fh.read(len(_NPY_MAGIC))
+    if not head:
+        raise _error(name, "is empty")
+    if not head.startswith(_NPY_MAGIC):
+        raise _error(name, "is not a .npy file (it does not start like one)")
+    fh.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. Python 2 headers: they still read correctly
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(fh)
+            elif version in ((2, 0), (3, 0)):  # 3.0 differs only in allowing utf-8 field names
+                header = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported format version {version[0]}.{version[1]}")
+    except _READ_ERRORS as exc:
+        raise _error(name, f"is not a valid .npy file (truncated or corrupt: {exc})") from exc
+    shape, fortran_order, dtype = header
+    return tuple(int(k) for k in shape), bool(fortran_order), np.dtype(dtype)
+
+
+def _truncated(expected: int, found: int) -> str:
+    """Say that a .npy file holds fewer data bytes than its header promises."""
+    return (
+        f"is not a valid .npy file (truncated or corrupt: its header promises {expected} "
+        f"bytes of data, it holds {found})"
+    )

@@ -57,12 +57,14 @@ precision is a ``warn``, as for `gradcheck_cli.checker.check`.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 import os
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -70,10 +72,22 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gradcheck_cli import numeric, softmax
+from gradcheck_cli import numeric, plugins, softmax
 from gradcheck_cli._typing import Float64Array, FloatArray, IntArray
-from gradcheck_cli.checker import METHODS, Method
+from gradcheck_cli.checker import METHODS, OWN_CALL_BUDGET, Method
 from gradcheck_cli.errors import ImplementationError, InputError
+from gradcheck_cli.linear import (
+    Convention,
+    LossFailure,
+    OwnLossCheck,
+    _check_sizes,
+    _classes_in,
+    _labels,
+    _real_array,
+    _width,
+    detect_convention,
+    judge_own_loss,
+)
 from gradcheck_cli.loading import _read_array, load_labels
 from gradcheck_cli.plugins import user_output_to_stderr
 from gradcheck_cli.verdict import SAFETY, SEVERITY, Verdict, WorstEntry
@@ -87,9 +101,19 @@ BLOCK_ENTRIES = 1 << 18
 EPS = float(np.finfo(np.float64).eps)
 NetImplementation = Callable[..., Any]
 Parameters = dict[str, FloatArray]
+ARGUMENTS = ("params", "X", "y", "reg")
+"""How a network function is called."""
+CONSTRUCTOR = ("input_size", "hidden_size", "output_size")
+"""How a network class is constructed (plus ``std`` when it takes one)."""
+EXPECTED_CLASS = (
+    "expected a TwoLayerNet-style class: __init__(self, input_size, hidden_size, output_size"
+    "[, std]) setting self.params = {'W1', 'b1', 'W2', 'b2'}, and loss(self, X, y, reg) "
+    "-> (loss, grads)"
+)
+OWN_PARAMETER_BUDGET = OWN_CALL_BUDGET // 4
+"""Calls a class's own-loss check may spend per parameter (every entry while 4 each fit)."""
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _TINY = float(np.finfo(np.float64).tiny)
-_MAX_RANDOM_CLASSES = 100_000
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,9 @@ class ParameterResult:
       at 0): *not judged*; ``unjudged`` counts entries too small for central
       differences to judge (``method="central"`` only).
     * ``entries_checked`` of ``entries_total``; ``sampled`` for a spot check.
+    * ``own`` (a class only): the gradient judged against black-box
+      differences of the model's own loss, its ``params`` perturbed in place
+      (`gradcheck_cli.linear.OwnLossCheck`); its verdict counts in ``verdict``.
     """
 
     name: str
@@ -142,6 +169,7 @@ class ParameterResult:
     entries_checked: int
     entries_total: int
     sampled: bool
+    own: OwnLossCheck | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready plain data."""
@@ -163,7 +191,13 @@ class NetCheckResult:
     malformed return), empty if nothing did. ``parameters`` holds one
     `ParameterResult` per parameter, in the order ``W1, b1, W2, b2``.
     ``N, D, H, C`` are the batch, input, hidden and class sizes; ``seconds``
-    is the implementation's own run time.
+    is the implementation's own run time. ``convention`` is the regularization
+    the loss follows (`gradcheck_cli.linear.detect_convention`): ``"half"``
+    (the seed's ``reg·½(ΣW1² + ΣW2²)``, gradients ``reg·W``), ``"full"``
+    (``reg·(ΣW1² + ΣW2²)``, gradients ``2·reg·W``), ``"either"`` (too small to
+    tell), or ``"missing"``, ``"neither"``, ``"unknown"`` (then the gradients
+    are judged against the seed's). The reference loss and gradients are
+    those of the convention found.
     """
 
     name: str
@@ -186,6 +220,7 @@ class NetCheckResult:
     floating_point_warnings: tuple[str, ...] = ()
     modified_inputs: tuple[str, ...] = ()
     user_traceback: str = ""
+    convention: Convention = "half"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready plain data (``parameters`` as a list of dicts)."""
@@ -427,7 +462,7 @@ def network_and_data(
     if params is None:
         if data is not None:
             inputs = _width(data[0], data_names[0])
-            classes = classes or _classes_in(data[1], data_names[1])
+            classes = classes or _classes_in(data[1], data_names[1], "a random network")
         params = random_network(inputs, hidden, classes or 3, std=std, rng=rng)
     if data is None:
         clean = _validate_params(params, params_name)
@@ -452,11 +487,18 @@ def check_net(
 
     Parameters
     ----------
-    implementation : str or callable
-        ``"two_layer"`` (the seed's network, `two_layer_loss`) or
+    implementation : str, callable or class
+        ``"two_layer"`` (the seed's network, `two_layer_loss`),
         ``f(params, X, y, reg) -> (loss, grads)`` with ``grads`` a dict of
-        arrays keyed ``W1``, ``b1``, ``W2``, ``b2``. It is called once, on
-        copies of its inputs.
+        arrays keyed ``W1``, ``b1``, ``W2``, ``b2`` (called once, on copies of
+        its inputs), a ``TwoLayerNet``-style class (below), or a
+        ``FILE.py:NAME`` / ``package.module:NAME`` spec of either.
+        A class is constructed as ``cls(D, H, C)`` (``std=`` the standard
+        deviation of ``W1`` too, when it takes one), ``params`` is put into
+        ``model.params`` and ``model.loss(X, y, reg)`` gives the gradients;
+        then each parameter's gradient is also judged against the model's own
+        loss, its arrays in ``model.params`` perturbed in place and restored
+        exactly after each evaluation (`ParameterResult.own`).
     params : mapping
         ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,).
     X : array_like, shape (N, D)
@@ -490,7 +532,9 @@ def check_net(
     InputError
         If the network and data do not fit together.
     ImplementationError
-        If ``implementation`` names no built-in network.
+        If ``implementation`` names no built-in network; if a class cannot be
+        constructed or called as described (the message says what was
+        expected); or if its first call needs a module that is not installed.
 
     Examples
     --------
@@ -505,9 +549,22 @@ def check_net(
     _check_options(method, samples, h, top)
     name, function = resolve(implementation)
     clean, inputs, labels = validate_network(params, X, y, reg)
+    if inspect.isclass(function):
+        function = _Model.construct(name, function, clean)
     network = _prepare(clean, inputs, labels, reg)
     call = _call(function, clean, inputs, labels, reg)
+    if call.missing_module:
+        raise ImplementationError(f"{name}: calling it failed: {call.missing_module}")
     tier = _expected_dtype(clean, inputs)
+    match = detect_convention(
+        call.loss,
+        numeric.reference_loss(network.passed.scores, labels),
+        2.0 * regularization(network.params, 1.0),
+        reg,
+        _loss_allowed(network, tier),
+    )
+    if match.convention == "full":  # reg·ΣW² is the seed's ½·reg'·ΣW² with reg' = 2·reg
+        network = _prepare(clean, inputs, labels, 2.0 * reg)
     generator = rng or np.random.default_rng(0)
     step = numeric.CENTRAL_STEP if h is None else float(h)
     parameters = tuple(
@@ -516,7 +573,13 @@ def check_net(
         else _unjudged_parameter(key, clean[key].shape, call.problems[key], method, samples)
         for key in PARAMETER_NAMES
     )
+    if isinstance(function, _Model) and not call.problem and math.isfinite(call.loss or math.nan):
+        data = (clean, inputs, labels, reg)
+        options = {"h": h, "samples": samples, "top": top}
+        parameters = _judged_by_own_loss(function, parameters, call, data, network, tier, options)
     loss_verdict, loss_reason = _judge_loss(call.loss, network, tier)
+    if loss_verdict != "pass" and match.convention in ("missing", "neither"):
+        loss_reason += f" ({CONVENTION_NOTES[match.convention]})"
     verdicts: list[tuple[Verdict, str]] = [(loss_verdict, loss_reason)]
     verdicts += [(p.verdict, f"{p.name}: {p.reason}") for p in parameters if p.verdict != "pass"]
     if call.problem:  # then no gradient could be judged: the call's problem is the reason
@@ -547,17 +610,281 @@ def check_net(
         floating_point_warnings=call.warnings,
         modified_inputs=call.modified,
         user_traceback=call.traceback,
+        convention=match.convention,
     )
 
 
 def resolve(implementation: str | NetImplementation) -> tuple[str, NetImplementation]:
-    """Return ``(name, callable)`` for ``"two_layer"`` or a callable."""
+    """Return ``(name, callable or class)`` for ``"two_layer"``, a spec, a function or a class.
+
+    Raises
+    ------
+    ImplementationError
+        For an unknown name, a spec that cannot be loaded, a function that
+        cannot take ``(params, X, y, reg)``, or a class that cannot be
+        constructed as ``cls(input_size, hidden_size, output_size)`` or whose
+        ``loss`` cannot take ``(X, y, reg)``; one line saying what was expected.
+    """
+    if isinstance(implementation, str) and plugins.is_plugin_spec(implementation):
+        name, found = plugins.load_object(implementation)
+        if not inspect.isclass(found):
+            return plugins.load_implementation(implementation, arguments=ARGUMENTS)
+        implementation = found
+    else:
+        name = getattr(implementation, "__name__", repr(implementation))
+    if inspect.isclass(implementation):
+        _check_class(name, implementation)
+        return name, implementation
     if callable(implementation):
-        return getattr(implementation, "__name__", repr(implementation)), implementation
+        return name, implementation
     if implementation == BUILT_IN:
         return BUILT_IN, two_layer_loss
     raise ImplementationError(
         f"unknown network {implementation!r} (built-in: {BUILT_IN}; or FILE.py:NAME)"
+    )
+
+
+# --- TwoLayerNet-style classes ------------------------------------------------------------------
+
+CONVENTION_NOTES = {
+    "missing": "it has no regularization term",
+    "neither": "it follows neither reg·½(ΣW1² + ΣW2²) nor reg·(ΣW1² + ΣW2²)",
+}
+"""What a loss that follows no regularization convention is told."""
+
+
+def _check_class(name: str, owner: type) -> None:
+    """Raise unless ``owner(D, H, C)`` and ``owner(...).loss(X, y, reg)`` can be called."""
+    title = owner.__name__
+    try:
+        signature: inspect.Signature | None = inspect.signature(owner)
+    except (TypeError, ValueError):  # some classes have no signature: let the call decide
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(*([None] * len(CONSTRUCTOR)))
+        except TypeError:
+            shown = f"{title}({', '.join(CONSTRUCTOR)})"
+            raise ImplementationError(
+                f"{name}: {title}{signature} cannot be constructed as {shown}; {EXPECTED_CLASS}"
+            ) from None
+    method = getattr(owner, "loss", None)
+    if not callable(method):
+        raise ImplementationError(f"{name}: {title} has no loss method; {EXPECTED_CLASS}")
+    static = isinstance(inspect.getattr_static(owner, "loss"), (staticmethod, classmethod))
+    try:
+        loss_signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return
+    try:
+        loss_signature.bind(*([None] * (3 if static else 4)))  # self, then X, y, reg
+    except TypeError:
+        raise ImplementationError(
+            f"{name}: {title}.loss{loss_signature} cannot be called as loss(X, y, reg); "
+            f"{EXPECTED_CLASS}"
+        ) from None
+
+
+class _Model:
+    """A TwoLayerNet-style class constructed for the network, called as ``f(params, X, y, reg)``.
+
+    Each call puts the given arrays into ``model.params`` and returns
+    ``model.loss(X, y, reg)``; `own_loss` evaluates the model's loss with one
+    parameter perturbed in place, for the black-box check.
+    """
+
+    def __init__(self, name: str, owner: type, model: Any) -> None:
+        self.__name__ = name
+        self.owner = owner
+        self.model = model
+        self.installed: Parameters | None = None
+
+    @classmethod
+    def construct(cls, name: str, owner: type, params: Parameters) -> _Model:
+        """Build ``owner(D, H, C[, std=...])`` and check that its ``params`` fit the network."""
+        (d, hidden), classes = params["W1"].shape, params["W2"].shape[1]
+        keywords: dict[str, float] = {}
+        with contextlib.suppress(TypeError, ValueError):
+            if "std" in inspect.signature(owner).parameters:
+                keywords["std"] = float(np.std(params["W1"])) or 1e-4
+        shown = f"{owner.__name__}({d}, {hidden}, {classes}{', std=' if keywords else ''}"
+        shown += f"{keywords['std']:.3g})" if keywords else ")"
+        state = np.random.get_state()  # the course's constructor draws from numpy's global RNG
+        try:
+            with plugins.user_import_paths(owner), user_output_to_stderr():
+                model = owner(d, hidden, classes, **keywords)
+        except Exception as exc:  # noqa: BLE001 - a class that cannot be built cannot be checked
+            message = " ".join(str(exc).split())
+            raise ImplementationError(
+                f"{name}: {shown} raised {type(exc).__name__}: {message}; {EXPECTED_CLASS}"
+            ) from None
+        finally:
+            np.random.set_state(state)
+        found = getattr(model, "params", None)
+        if not isinstance(found, MutableMapping):
+            raise ImplementationError(f"{name}: {shown} has no params dict; {EXPECTED_CLASS}")
+        for key in PARAMETER_NAMES:
+            shape = np.shape(found[key]) if key in found else None
+            if shape != params[key].shape:
+                what = "has no" if shape is None else f"has shape {shape} for"
+                raise ImplementationError(
+                    f"{name}: {shown}.params {what} '{key}', expected {params[key].shape}; "
+                    f"{EXPECTED_CLASS}"
+                )
+        return cls(name, owner, model)
+
+    def __call__(self, params: Parameters, X: FloatArray, y: IntArray, reg: float) -> Any:
+        """Put ``params`` into ``model.params`` and return ``model.loss(X, y, reg)``."""
+        for key in PARAMETER_NAMES:
+            self.model.params[key] = params[key]
+        with plugins.user_import_paths(self.owner):
+            return self.model.loss(X, y, reg)
+
+    def own_loss(
+        self, key: str, params: Parameters, X: FloatArray, y: IntArray, reg: float
+    ) -> Callable[[FloatArray], float]:
+        """Return the model's loss as a function of ``params[key]``, evaluated in place.
+
+        The arrays in ``model.params`` are ours: each evaluation copies the
+        perturbed values into ``model.params[key]`` itself, calls
+        ``model.loss`` on fresh copies of ``X`` and ``y``, and then restores
+        every parameter exactly (whatever the model wrote to them).
+        """
+        if self.installed is None:  # one set of arrays for every parameter's evaluations
+            self.installed = {k: np.array(params[k], copy=True) for k in PARAMETER_NAMES}
+        installed = self.installed
+        originals = {k: np.array(params[k], copy=True) for k in PARAMETER_NAMES}
+
+        def loss(values: FloatArray) -> float:
+            """Return the model's loss with ``model.params[key]`` set to ``values`` in place."""
+            for k in PARAMETER_NAMES:
+                if self.model.params.get(k) is not installed[k]:
+                    self.model.params[k] = installed[k]
+            np.copyto(installed[key], values)
+            try:
+                with (
+                    warnings.catch_warnings(record=True),
+                    np.errstate(all="warn"),
+                    user_output_to_stderr(),
+                    plugins.user_import_paths(self.owner),
+                ):
+                    warnings.simplefilter("always")
+                    output = self.model.loss(X.copy(), y.copy(), reg)
+            except Exception as exc:  # noqa: BLE001 - reported as the black-box check's failure
+                problem = f"raised {type(exc).__name__}: {exc}"
+                raise LossFailure(problem, _user_traceback(exc)) from None
+            finally:
+                for k in PARAMETER_NAMES:
+                    np.copyto(installed[k], originals[k])  # restored exactly
+            value, problem = _as_loss(output[0] if isinstance(output, (tuple, list)) else output)
+            if value is None or not math.isfinite(value):
+                raise LossFailure(problem or f"returned a loss of {value}", "")
+            return value
+
+        return loss
+
+
+def _judged_by_own_loss(
+    model: _Model,
+    parameters: tuple[ParameterResult, ...],
+    call: _Call,
+    data: tuple[Parameters, FloatArray, IntArray, float],
+    network: _Network,
+    tier: np.dtype[Any],
+    options: dict[str, Any],
+) -> tuple[ParameterResult, ...]:
+    """Judge each parameter's gradient against the model's own loss too, and merge the verdicts."""
+    params, X, y, reg = data
+    assert call.loss is not None  # the caller checked the call
+    rounding = numeric.black_box_rounding(call.loss, network.passed.scores, tier)
+    tiers = [tier] + ([np.dtype(np.float32)] if tier == np.float64 else [])
+    judged = []
+    for k, parameter in enumerate(parameters):
+        key = parameter.name
+        if key not in call.grads:
+            judged.append(parameter)
+            continue
+        curvature = max(float(np.max(network.truncation[key])), 1e-300)
+        step = options["h"] or numeric.black_box_step(rounding, curvature)
+        # A step may grow to a few spacings of the entry: stay clear of kinks by a margin.
+        reach = 3.0 * step
+        try:
+            own = judge_own_loss(
+                model.own_loss(key, params, X, y, reg),
+                params[key],
+                np.asarray(call.grads[key], dtype=np.float64),
+                tuple(_tolerance(network.magnitude[key], network.kappa, t) for t in tiers),
+                name=key,
+                rounding=rounding,
+                curvature=curvature,
+                rng=np.random.default_rng(k),
+                h=step,
+                samples=options["samples"],
+                budget=OWN_PARAMETER_BUDGET,
+                top=options["top"],
+                skip=_kinks_within(network, key, reach),
+                crosses=_crossing(network, key) if key in ("W1", "b1") else None,
+            )
+        except LossFailure as failure:
+            problem, _ = failure.args
+            own = _failed_own(f"against its own loss: at perturbed {key} it {problem}", parameter)
+        verdict = max(parameter.verdict, own.verdict, key=SEVERITY.__getitem__)
+        # When both checks fail, the own-loss one only confirms: keep it short.
+        both = parameter.verdict == "fail" and own.verdict == "fail"
+        short = f"{own.reason.split('; ')[0]} too" if both else own.reason
+        reasons = [parameter.reason] + ([short] if own.verdict != "pass" else [])
+        reason = "; ".join(text for text in reasons if text)
+        judged.append(replace(parameter, verdict=verdict, reason=reason, own=own))
+    return tuple(judged)
+
+
+def _kinks_within(network: _Network, key: str, reach: float) -> NDArray[np.bool_]:
+    """Entries of ``key`` whose move by up to ``reach`` would take a ReLU input across 0."""
+    Z = np.abs(network.passed.pre_activation)
+    if key == "b1":
+        result: NDArray[np.bool_] = np.any((Z <= reach) | network.at_kink, axis=0)
+        return result
+    if key != "W1":
+        return np.zeros(network.params[key].shape, dtype=bool)
+    X = np.abs(network.X)
+    moves = X > 0
+    kinks = np.zeros(network.params["W1"].shape, dtype=bool)
+    for j in range(Z.shape[1]):  # one hidden unit at a time keeps memory at N·D
+        near = (Z[:, j : j + 1] <= reach * X) | network.at_kink[:, j : j + 1]
+        kinks[:, j] = np.any(near & moves, axis=0)
+    return kinks
+
+
+def _crossing(network: _Network, key: str) -> Callable[[Float64Array, float], bool]:
+    """Return whether a step along a direction of W1 or b1 takes a ReLU input across 0."""
+
+    def crosses(direction: Float64Array, reach: float) -> bool:
+        """Whether moving ``key`` by ``reach·direction`` crosses (or starts at) a kink."""
+        move = reach * (network.X @ direction if key == "W1" else direction[None, :])
+        moved = np.abs(move) > 0
+        near = np.abs(network.passed.pre_activation) <= 1.5 * np.abs(move)
+        return bool(np.any((near | network.at_kink) & moved))
+
+    return crosses
+
+
+def _failed_own(reason: str, parameter: ParameterResult) -> OwnLossCheck:
+    """Return an own-loss check that stopped: the model's loss failed at a perturbed point."""
+    return OwnLossCheck(
+        verdict="fail",
+        reason=reason,
+        max_rel_error=math.nan,
+        median_rel_error=math.nan,
+        max_abs_error=math.nan,
+        max_error_ratio=math.nan,
+        worst=(),
+        method="black-box central",
+        entries_checked=0,
+        entries_total=int(np.prod(parameter.shape)),
+        unresolved=0,
+        skipped=0,
+        directions=0,
+        calls=0,
     )
 
 
@@ -934,10 +1261,7 @@ def _judge_loss(loss: float | None, network: _Network, tier: np.dtype[Any]) -> t
         return "fail", "no loss to judge"
     if not math.isfinite(loss):
         return "fail", f"loss is {loss}"
-    sizes = sum(network.params[key].size for key in ("W1", "W2"))
-    scale = network.kappa * max(1.0, abs(reference)) + math.sqrt(sizes) * abs(reference)
-    tiers = [tier] + ([np.dtype(np.float32)] if tier == np.float64 else [])
-    allowed = [SAFETY * float(np.finfo(t).eps) * scale for t in tiers]
+    allowed = _loss_allowed(network, tier)
     difference = abs(loss - reference)
     if difference <= allowed[0]:
         return "pass", ""
@@ -945,6 +1269,15 @@ def _judge_loss(loss: float | None, network: _Network, tier: np.dtype[Any]) -> t
     if len(allowed) > 1 and difference <= allowed[1]:
         return "warn", message + " beyond float64 precision (float32-level agreement)"
     return "fail", message
+
+
+def _loss_allowed(network: _Network, tier: np.dtype[Any]) -> list[float]:
+    """How far a correct loss may be from the reference: in ``tier``, then (float64) float32."""
+    reference = network.reference_loss
+    sizes = sum(network.params[key].size for key in ("W1", "W2"))
+    scale = network.kappa * max(1.0, abs(reference)) + math.sqrt(sizes) * abs(reference)
+    tiers = [tier] + ([np.dtype(np.float32)] if tier == np.float64 else [])
+    return [SAFETY * float(np.finfo(t).eps) * scale for t in tiers]
 
 
 @dataclass(frozen=True)
@@ -959,6 +1292,7 @@ class _Call:
     warnings: tuple[str, ...]
     modified: tuple[str, ...]
     traceback: str = field(default="")
+    missing_module: str = field(default="")
 
 
 def _call(
@@ -968,7 +1302,7 @@ def _call(
     params_copy = {key: value.copy() for key, value in params.items()}
     X_copy, y_copy = X.copy(), y.copy()
     output: Any = None
-    problem, user_traceback = "", ""
+    problem, user_traceback, missing = "", "", ""
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
         warnings.simplefilter("always")
         start = time.perf_counter()
@@ -978,6 +1312,8 @@ def _call(
         except Exception as exc:  # noqa: BLE001 - any failure of the implementation is its verdict
             problem = f"raised {type(exc).__name__}: {exc}"
             user_traceback = _user_traceback(exc)
+            if isinstance(exc, ModuleNotFoundError) and exc.name:
+                missing = plugins.missing_module(exc)
         seconds = time.perf_counter() - start
     messages = tuple(dict.fromkeys(str(w.message) for w in caught))
     modified = tuple(
@@ -990,7 +1326,7 @@ def _call(
         if not _unchanged(before, after)
     )
     unusable = {key: "no gradient (see the call's problem)" for key in PARAMETER_NAMES}
-    base = _Call(None, {}, problem, unusable, seconds, messages, modified, user_traceback)
+    base = _Call(None, {}, problem, unusable, seconds, messages, modified, user_traceback, missing)
     if problem:
         return base
     if not (isinstance(output, (tuple, list)) and len(output) == 2):
@@ -1074,24 +1410,6 @@ def _sample(size: int, samples: int | None, rng: np.random.Generator) -> IntArra
     return chosen
 
 
-def _real_array(data: ArrayLike, name: str) -> FloatArray:
-    """Return a C-contiguous float copy of finite real data, naming ``name`` in any error."""
-    try:
-        array = np.asarray(data)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name}: cannot be turned into an array ({exc})") from exc
-    if array.dtype.kind in "iu":
-        array = array.astype(np.float64)
-    elif array.dtype.type not in (np.float16, np.float32, np.float64):
-        raise InputError(f"{name}: has dtype {array.dtype}; expected real numbers")
-    result: FloatArray = np.array(array, dtype=array.dtype.newbyteorder("="), order="C")
-    bad = np.argwhere(~np.isfinite(result))
-    if bad.size:
-        where = tuple(int(k) for k in bad[0])
-        raise InputError(f"{name}: {len(bad)} non-finite value(s), the first at {where}")
-    return result
-
-
 def _validate_params(params: Mapping[str, ArrayLike], name: str) -> Parameters:
     """Return float copies of ``W1``, ``b1``, ``W2``, ``b2`` after checking their shapes fit."""
     if not isinstance(params, Mapping):
@@ -1114,52 +1432,6 @@ def _validate_params(params: Mapping[str, ArrayLike], name: str) -> Parameters:
     if b2.shape != (classes,):
         raise InputError(f"{name}: b2 has shape {b2.shape}, W2 needs ({classes},)")
     return clean
-
-
-def _width(X: ArrayLike, name: str) -> int:
-    """Return D of inputs (N, D), to fit a random network to them."""
-    shape = _real_array(X, name).shape
-    if len(shape) != 2 or 0 in shape:
-        raise InputError(f"{name}: inputs must be a non-empty 2-D (N, D) array, got shape {shape}")
-    return int(shape[1])
-
-
-def _classes_in(y: ArrayLike, name: str) -> int:
-    """Return the largest label + 1 (at least 2), to fit a random network to the labels."""
-    array = np.asarray(y)
-    if array.dtype.kind not in "iuf" or array.size == 0 or not np.all(np.isfinite(array)):
-        return 2  # validate_network reports what is wrong with them
-    classes = max(2, int(np.max(array)) + 1)
-    if classes > _MAX_RANDOM_CLASSES:
-        raise InputError(f"{name}: largest label {classes - 1} is too large for a random network")
-    return classes
-
-
-def _labels(y: ArrayLike, name: str, n: int, classes: int, inputs_name: str) -> IntArray:
-    """Return labels as intp after checking they are N integers in ``[0, C)``."""
-    array = np.asarray(y)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1 or array.dtype.kind not in "iuf":
-        raise InputError(f"{name}: labels must be integers of shape (N,), got {array.shape}")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.round(array))):
-        raise InputError(f"{name}: labels must be whole numbers")
-    if array.shape[0] != n:
-        raise InputError(f"{name}: has {array.shape[0]} labels but {inputs_name} has {n} rows")
-    bad = np.flatnonzero((array < 0) | (array >= classes))
-    if bad.size:
-        row = int(bad[0])
-        raise InputError(f"{name}: label {array[row]} at row {row} is out of range [0, {classes})")
-    return array.astype(np.intp)
-
-
-def _check_sizes(**sizes: int) -> None:
-    """Validate the sizes of a random network or batch, naming each one."""
-    for key, value in sizes.items():
-        if value < 1:
-            raise ValueError(f"`{key}` must be a positive integer.")
-    if sizes.get("classes", 2) < 2:
-        raise ValueError("`classes` must be at least 2.")
 
 
 def _check_options(method: str, samples: int | None, h: float | None, top: int) -> None:

@@ -2,12 +2,17 @@
 
 A ``.py`` file is loaded under a module name of its own
 (``gradcheck_user_<stem>_<hash>``, the hash of its path and source), so it
-can neither shadow one of ours nor be shadowed by one; its directory is on
-``sys.path`` only while the file is being imported, so that it can import its
-sibling modules as it would when run as a script. A ``package.module`` is
-imported normally (the current directory is searched last, as ``python -m``
-would search it first). Nothing of the user's runs here except that import;
-the callable is only inspected, never called.
+can neither shadow one of ours nor be shadowed by one. Its directory, and the
+root of the package it belongs to (found by walking up the ``__init__.py``
+chain: ``cs231n/classifiers/softmax.py`` has the root above ``cs231n/``), are
+on ``sys.path`` while the file is imported and while its functions run, so
+that it can import its sibling modules (``import helpers``) and its package
+(``from cs231n.layers import *``) as it would in the user's notebook, even
+from inside a function at call time; ``sys.path`` is restored after each
+import and call. A ``package.module`` is imported normally (the current
+directory is searched last, as ``python -m`` would search it first). Nothing
+of the user's runs here except that import; the callable is only inspected,
+never called.
 
 Every problem is an `ImplementationError` whose one-line message names the
 spec and the problem.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -35,6 +41,18 @@ from gradcheck_cli.errors import ImplementationError
 _MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _ATTRIBUTE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_USER_PREFIX = "gradcheck_user_"
+_WRAPPERS = "__gradcheck_path_keeping_wrappers__"
+"""Where a user module keeps the wrappers made for it, so one spec gives one callable."""
+_DISTRIBUTIONS = {
+    "past": "future",
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "yaml": "pyyaml",
+}
+"""Modules whose pip distribution has another name: the hint a missing one gets."""
 
 
 def is_plugin_spec(text: str) -> bool:
@@ -72,7 +90,8 @@ def load_implementation(
         For reports: ``file.py:NAME`` (the file's name without its
         directory) or the ``package.module:NAME`` spec as given.
     function : callable
-        The object ``NAME`` refers to.
+        The object ``NAME`` refers to; from a file, wrapped so that the
+        file's folder and package root are on ``sys.path`` while it runs.
 
     Raises
     ------
@@ -89,6 +108,38 @@ def load_implementation(
     >>> name, function.__name__
     ('gradcheck_cli.softmax:stable', 'stable')
     """
+    name, function = load_object(spec)
+    _check_signature(spec, function, arguments)
+    return name, function
+
+
+def load_object(spec: str) -> tuple[str, Any]:
+    """Resolve ``FILE.py:NAME`` or ``package.module:NAME`` to a callable, without calling it.
+
+    `load_implementation` without the signature check: for callers that
+    decide themselves how the object is called (a class is constructed, then
+    its ``loss`` method called). A function from a file comes back wrapped so
+    that its package stays importable while it runs (the module docstring);
+    a class comes back as it is, and `user_import_paths` gives the same
+    context for constructing it and calling its methods.
+
+    Parameters
+    ----------
+    spec : str
+        As for `load_implementation`.
+
+    Returns
+    -------
+    name : str
+        For reports, as for `load_implementation`.
+    obj : callable
+        The function (wrapped) or class ``NAME`` refers to.
+
+    Raises
+    ------
+    ImplementationError
+        As for `load_implementation`, but never for the signature.
+    """
     target, _, attribute = spec.rpartition(":")
     if not target or not attribute:
         raise ImplementationError(f"{spec}: expected FILE.py:NAME or package.module:NAME")
@@ -96,9 +147,70 @@ def load_implementation(
         raise ImplementationError(f"{spec}: {attribute!r} is not a Python name")
     is_file = _looks_like_file(target)
     module = _load_file(spec, target) if is_file else _import(spec, target)
-    function = _attribute(spec, module, attribute)
-    _check_signature(spec, function, arguments)
-    return (f"{Path(target).name}:{attribute}" if is_file else spec), function
+    found = _attribute(spec, module, attribute)
+    if is_file and not inspect.isclass(found):
+        found = _keeping_import_paths(module, attribute, found)
+    return (f"{Path(target).name}:{attribute}" if is_file else spec), found
+
+
+def package_root(directory: Path) -> Path:
+    """Return the folder from which the package holding ``directory`` is importable.
+
+    Walks up while the folder is a package (has an ``__init__.py``): for
+    ``course/cs231n/classifiers`` with ``__init__.py`` files in ``cs231n`` and
+    ``classifiers`` that is ``course``. A folder that is no package is its own root.
+    """
+    root = directory
+    while (root / "__init__.py").is_file() and root.parent != root:
+        root = root.parent
+    return root
+
+
+def _import_paths(path: Path) -> tuple[str, ...]:
+    """Return the folders a user file needs on ``sys.path``: its own, then its package root."""
+    return tuple(dict.fromkeys((str(path.parent), str(package_root(path.parent)))))
+
+
+@contextlib.contextmanager
+def user_import_paths(obj: Any) -> Iterator[None]:
+    """Keep the folders a user file's ``obj`` imports from on ``sys.path`` for the duration.
+
+    For objects of a file loaded by `load_object` (a class, say: its
+    constructor and methods may import at call time); anything else runs
+    unchanged. ``sys.path`` is restored afterwards.
+    """
+    module = sys.modules.get(getattr(obj, "__module__", "") or "")
+    file = getattr(module, "__file__", None)
+    if module is None or file is None or not module.__name__.startswith(_USER_PREFIX):
+        yield
+        return
+    with _search_paths(_import_paths(Path(file))):
+        yield
+
+
+def _keeping_import_paths(module: ModuleType, attribute: str, function: Any) -> Any:
+    """Wrap ``function`` so its file's folders are on ``sys.path`` during each call.
+
+    Imports inside a function run when it is called, long after the file was
+    imported; without its package root on ``sys.path`` then, ``from cs231n.layers
+    import *`` in a function body would fail. The wrapper is kept on the module,
+    so loading one spec twice gives the same callable.
+    """
+    wrappers = module.__dict__.setdefault(_WRAPPERS, {})
+    if attribute not in wrappers:
+        paths = _import_paths(Path(str(module.__file__)))
+
+        @functools.wraps(function)
+        def keeping_paths(*args: Any, **kwargs: Any) -> Any:
+            # Plain calls, not a context manager: this runs once per call of a timed function.
+            added = _add_search_paths(paths)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _remove_search_paths(added)
+
+        wrappers[attribute] = keeping_paths
+    return wrappers[attribute]
 
 
 def _looks_like_file(target: str) -> bool:
@@ -123,7 +235,7 @@ def _load_file(spec: str, target: str) -> ModuleType:
     resolved = path.resolve()
     digest = hashlib.sha256(str(resolved).encode() + b"\0" + source).hexdigest()[:12]
     stem = re.sub(r"\W", "_", path.stem)
-    name = f"gradcheck_user_{stem}_{digest}"
+    name = f"{_USER_PREFIX}{stem}_{digest}"
     if name in sys.modules:  # the same file, unchanged: it was imported already
         return sys.modules[name]
     module_spec = importlib.util.spec_from_file_location(name, resolved)
@@ -133,7 +245,7 @@ def _load_file(spec: str, target: str) -> ModuleType:
     # Registered while it runs: dataclasses and pickle look modules up by name.
     sys.modules[name] = module
     try:
-        with _search_path(str(resolved.parent), first=True), user_output_to_stderr():
+        with _search_paths(_import_paths(resolved)), user_output_to_stderr():
             module_spec.loader.exec_module(module)
     except BaseException as exc:
         del sys.modules[name]
@@ -181,6 +293,30 @@ def _search_path(directory: str, *, first: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _search_paths(directories: tuple[str, ...]) -> Iterator[None]:
+    """Put ``directories`` first on ``sys.path``, in this order, for the duration."""
+    added = _add_search_paths(directories)
+    try:
+        yield
+    finally:
+        _remove_search_paths(added)
+
+
+def _add_search_paths(directories: tuple[str, ...]) -> list[str]:
+    """Put the ``directories`` not yet on ``sys.path`` first on it; return those added."""
+    added = [directory for directory in directories if directory not in sys.path]
+    sys.path[0:0] = added
+    return added
+
+
+def _remove_search_paths(added: list[str]) -> None:
+    """Take ``added`` off ``sys.path`` again (user code may have removed them itself)."""
+    for directory in added:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(directory)
+
+
+@contextlib.contextmanager
 def user_output_to_stderr() -> Iterator[None]:
     """Send what user code prints to stderr: stdout belongs to the report (or the JSON)."""
     with contextlib.redirect_stdout(sys.stderr):
@@ -195,21 +331,42 @@ def _import_problem(spec: str, target: str, exc: BaseException) -> str:
         line = f", line {exc.lineno}" if exc.lineno else ""
         return f"{prefix} syntax error in {where}{line}: {exc.msg}"
     if isinstance(exc, ModuleNotFoundError) and exc.name:
-        return f"{prefix} importing {target} failed: no module named {exc.name!r}"
+        return f"{prefix} importing {target} failed: {missing_module(exc)}"
     if isinstance(exc, SystemExit):
         return (
             f"{prefix} importing {target} called sys.exit({exc.code!r}) "
             "(guard script code with `if __name__ == '__main__':`)"
         )
-    frames = [
-        frame
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if not frame.filename.startswith("<frozen") and _PACKAGE_DIR not in frame.filename
-    ]
+    frames = _user_frames(exc)
     where = f" at {Path(frames[-1].filename).name}, line {frames[-1].lineno}" if frames else ""
     message = " ".join(str(exc).split())
     kind = type(exc).__name__
     return f"{prefix} importing {target} raised {kind}{where}: {message}".rstrip(": ")
+
+
+def missing_module(exc: ModuleNotFoundError) -> str:
+    """Describe a missing module on one line: its name, where the user's code imported it.
+
+    Examples
+    --------
+    >>> missing_module(ModuleNotFoundError("No module named 'past'", name="past"))
+    "no module named 'past' (pip install future provides it)"
+    """
+    frames = _user_frames(exc)
+    notes = [f"imported at {Path(f.filename).name}, line {f.lineno}" for f in frames[-1:]]
+    top = (exc.name or "").partition(".")[0]
+    if top in _DISTRIBUTIONS:
+        notes.append(f"pip install {_DISTRIBUTIONS[top]} provides it")
+    return f"no module named {exc.name!r}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    """Return the frames of ``exc`` in the user's code: neither frozen importlib nor ours."""
+    return [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith("<frozen") and _PACKAGE_DIR not in frame.filename
+    ]
 
 
 def _attribute(spec: str, module: ModuleType, attribute: str) -> Any:

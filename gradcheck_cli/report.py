@@ -40,6 +40,7 @@ from gradcheck_cli.checker import (
 from gradcheck_cli.demo import Demo
 from gradcheck_cli.diagnose import Diagnosis
 from gradcheck_cli.errors import GradcheckError
+from gradcheck_cli.linear import CONVENTIONS, Agreement, LinearCheckResult, LinearResult
 from gradcheck_cli.net import NetCheckResult, ParameterResult, entry_name
 from gradcheck_cli.verdict import WorstEntry, relative_error
 
@@ -111,6 +112,8 @@ def run_details(results: Sequence[CheckResult]) -> RenderableType:
     for result in results:
         if result.against == "own":
             lines.append(Text(f"{result.name}: {_own_method(result)}", style="dim"))
+        if result.coverage:  # a large file, checked block by block: say what was covered
+            lines.append(Text(f"{result.name}: {result.coverage}", style="dim"))
         if result.verdict == "pass" and not result.reason:
             continue
         line = Text.assemble(
@@ -624,6 +627,12 @@ def net_details(result: NetCheckResult) -> RenderableType:
     if result.loss_reason and not result.problem:
         loss.append(f": {result.loss_reason}")
     lines: list[RenderableType] = [loss]
+    if not result.problem:
+        regularization = NET_CONVENTIONS.get(result.convention, NET_CONVENTIONS["half"])
+        lines.append(Text(f"regularization: {regularization}", style="dim"))
+    owns = [p for p in result.parameters if p.own is not None]
+    if owns:
+        lines.append(Text(_net_own_line(owns), style="dim"))
     if result.problem:
         lines.append(Text.assemble(verdict_text("fail"), f" {result.name}: {result.problem}"))
     else:
@@ -639,6 +648,30 @@ def net_details(result: NetCheckResult) -> RenderableType:
     if result.user_traceback:
         lines.append(Text(result.user_traceback.rstrip(), style="dim"))
     return Group(*lines)
+
+
+NET_CONVENTIONS = {
+    "half": "reg·½(ΣW1² + ΣW2²), gradients + reg·W (the seed's)",
+    "full": "reg·(ΣW1² + ΣW2²), gradients + 2·reg·W (detected from the loss)",
+    "either": "reg·½(ΣW1² + ΣW2²) or reg·(ΣW1² + ΣW2²): too small here to tell apart",
+}
+"""How `gradcheck net` names the regularization the loss follows (others: the seed's assumed)."""
+
+
+def _net_own_line(parameters: Sequence[ParameterResult]) -> str:
+    """Say how a class's gradients were judged against its own loss, and how closely."""
+    parts = []
+    for p in parameters:
+        assert p.own is not None  # the caller keeps only those
+        directions = f" + {p.own.directions} dir." if p.own.directions else ""
+        count = f"{p.own.entries_checked}{directions}"
+        parts.append(f"{p.name} {count}")
+    calls = sum(p.own.calls for p in parameters if p.own is not None)
+    worst = max((p.own.max_rel_error for p in parameters if p.own is not None), default=math.nan)
+    return (
+        "against its own loss, model.params perturbed in place (entries: "
+        f"{', '.join(parts)}; {calls} calls): largest relative error {number(worst)}"
+    )
 
 
 def net_summary(result: NetCheckResult, strict: bool) -> Text:
@@ -942,3 +975,152 @@ def _speedup(record: BenchRecord, records: Sequence[BenchRecord]) -> str:
     estimated = "estimated" in (record.status, baseline.status) and record is not baseline
     over = "" if record.speedup_over == "loops" else f" ({record.speedup_over})"
     return f"{'~' if estimated else ''}{_times(record.speedup)}{over}"
+
+
+# gradcheck linear (issue 8): f(W, X, y, reg) classifiers, their conventions and agreement.
+
+REG_TERMS = {"full": "reg·ΣW²", "half": "½·reg·ΣW²", "either": "either", "missing": "none"}
+"""The regularization column's short form of each convention (others show as '—' or 'neither')."""
+
+
+def linear_table(result: LinearCheckResult) -> Table:
+    """Build the table of `gradcheck linear`: one row per implementation, within 80 columns."""
+    sizes = f"N={result.N} D={result.D} C={result.C}"
+    table = Table(
+        title=f"Linear classifier check · {sizes} · reg={result.reg:g} · {result.dtype}",
+        box=box.SIMPLE_HEAD,
+        caption=_linear_caption(result),
+        caption_justify="left",
+    )
+    table.add_column("impl", overflow="fold", min_width=10, max_width=24)
+    table.add_column("verdict\ntime", no_wrap=True)
+    table.add_column("loss\nreg term", justify="right", no_wrap=True)
+    table.add_column("dW vs\nexact\nrel err", justify="right", no_wrap=True)
+    table.add_column("dW vs\nown loss\nrel err", justify="right", no_wrap=True)
+    table.add_column("worst\nanalytic\nnumerical", justify="right", no_wrap=True)
+    for row in result.implementations:
+        verdict = verdict_text(row.verdict)
+        verdict.append(f"\n{_duration(row.seconds)}", style="default")
+        term = REG_TERMS.get(row.convention, "neither" if row.convention == "neither" else "—")
+        exact = number(row.reference.max_rel_error) if row.reference else "—"
+        own = number(row.own.max_rel_error) if row.own else "—"
+        table.add_row(
+            escape(row.name),
+            verdict,
+            f"{_loss(row.loss)}\n{term}",
+            exact,
+            own,
+            _linear_worst_cell(row),
+            end_section=True,
+        )
+    return table
+
+
+def linear_details(result: LinearCheckResult) -> RenderableType:
+    """Build the lines under the table: conventions, reasons, agreement and timing."""
+    lines: list[RenderableType] = []
+    for row in result.implementations:
+        lines.append(Text(f"{row.name}: {_linear_judged(row)}", style="dim"))
+        if row.verdict != "pass" or row.reason:
+            text = Text.assemble(verdict_text(row.verdict), " ", (row.name, "bold"))
+            lines.append(text.append(f": {row.reason}"))
+        if row.user_traceback:
+            lines.append(Text(row.user_traceback.rstrip(), style="dim"))
+    for agreement in result.agreements:
+        lines.append(_agreement_line(agreement))
+    if len(result.implementations) > 1:
+        lines.append(_timing_line(result.implementations))
+    return Group(*lines)
+
+
+def linear_summary(result: LinearCheckResult, strict: bool) -> Text:
+    """One line: how many implementations passed, warned and failed, and whether they agree."""
+    rows = result.implementations
+    counts = {v: sum(r.verdict == v for r in rows) for v in ("pass", "warn", "fail")}
+    parts = ", ".join(f"{counts[v]} {v}" for v in ("pass", "warn", "fail") if counts[v])
+    checked = "implementation" if len(rows) == 1 else "implementations"
+    text = f"Summary: {len(rows)} {checked} checked: {parts}"
+    if result.agreements:
+        apart = sum(not a.agree for a in result.agreements)
+        pairs = len(result.agreements)
+        if pairs == 1:
+            text += "; they disagree" if apart else "; they agree"
+        else:
+            text += f"; {apart} of {pairs} pairs disagree" if apart else "; they all agree"
+    if strict and result.verdict == "warn":
+        text += " (warn fails under --strict)"
+    return Text(text, style=VERDICT_STYLE[result.verdict])
+
+
+def linear_document(result: LinearCheckResult, **context: Any) -> dict[str, Any]:
+    """Build the `--json` document of `gradcheck linear` (schema 1)."""
+    return {"schema": SCHEMA, "command": "linear", **context, **result.to_dict()}
+
+
+def _linear_caption(result: LinearCheckResult) -> str:
+    """Say what the two relative-error columns compare against."""
+    whose = "each" if len(result.implementations) > 1 else "the"
+    return (
+        f"exact: Xᵀ·(P − Y)/N plus the gradient of the regularization {whose} loss follows, "
+        "every entry; own loss: black-box central differences of the function's own loss."
+    )
+
+
+def _linear_worst_cell(row: LinearResult) -> str:
+    """Return the worst entry of the check that failed (the exact one first), else the exact's."""
+    checks = [c for c in (row.reference, row.own) if c is not None and c.worst]
+    failing = [c for c in checks if c.verdict != "pass"]
+    if not (failing or checks):
+        return "—"
+    w = (failing or checks)[0].worst[0]
+    return f"dW[{w.row}, {w.column}]\n{w.analytic:.6g}\n{w.numerical:.6g}"
+
+
+def _linear_judged(row: LinearResult) -> str:
+    """Say which convention the loss follows and how the gradient was judged."""
+    if row.loss is None or row.own is None and row.reference is None:
+        return f"regularization {CONVENTIONS[row.convention]}; nothing judged"
+    parts = [f"loss follows {CONVENTIONS[row.convention]}"]
+    if row.reference is not None:
+        term = REG_TERMS[row.reference.convention]
+        parts.append(f"dW judged against the exact gradient of the softmax loss + {term}")
+    if row.own is not None:
+        own = row.own
+        if own.directions:
+            how = f"{own.entries_checked} sampled entries and {own.directions} random directions"
+        else:
+            how = f"all {own.entries_checked} entries"
+        parts.append(f"and against its own loss ({how}, {own.calls} calls)")
+    return "; ".join(parts[:2]) + (f" {parts[2]}" if len(parts) > 2 else "")
+
+
+def _agreement_line(agreement: Agreement) -> Text:
+    """One pair: agree or not, with the differences a notebook prints."""
+    verdict = "pass" if agreement.agree else "fail"
+    verb = "agree" if agreement.agree else "DISAGREE"
+    pair = f"{agreement.first} and {agreement.second} {verb}"
+    numbers = (
+        f"loss difference {number(agreement.loss_difference)}, dW difference "
+        f"{number(agreement.gradient_difference)} (Frobenius)"
+    )
+    if not agreement.agree and agreement.worst is not None:
+        w = agreement.worst
+        numbers += f", worst dW[{w.row}, {w.column}]: {w.analytic:.6g} vs {w.numerical:.6g}"
+    text = Text(f"{VERDICT_MARK[verdict]} ", style=VERDICT_STYLE[verdict])
+    text.append(f"{pair}: {numbers}")
+    if agreement.explanation:
+        text.append(f"; {agreement.explanation}")
+    return text
+
+
+def _timing_line(rows: Sequence[LinearResult]) -> Text:
+    """Median time per call of each implementation, as a multiple of the first's."""
+    first = rows[0]
+    parts = []
+    for row in rows:
+        part = f"{row.name} {_duration(row.seconds)}"
+        if row is not first and row.seconds > 0:
+            ratio = first.seconds / row.seconds
+            part += f" ({_times(ratio)} faster)" if ratio >= 1 else f" ({_times(1 / ratio)} slower)"
+        parts.append(part)
+    return Text("Time per call (median): " + ", ".join(parts), style="dim")

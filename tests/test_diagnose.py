@@ -289,3 +289,15 @@ def test_the_three_classic_bugs_on_the_shipped_batch():
         )
     assert [d.kind for d in overflow] == ["missing_max_shift"]
     assert "5000 gradient entries are nan or inf" in overflow[0].message
+
+
+def test_errors_whose_squares_underflow_get_no_diagnosis_and_no_crash():
+    from gradcheck_cli.diagnose import diagnose
+    from gradcheck_cli.numeric import complex_step
+
+    scores = np.array([[0.0, 0.0, 360.0]])
+    labels = np.array([0])
+    numerical = complex_step(scores, labels)
+    analytic = numerical.copy()
+    analytic[0, 1] *= 1 + 1e-6  # an error of 4.5e-163: its square underflows
+    assert diagnose(analytic, numerical, scores, labels) == ()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from gradcheck_cli import InputError, check_net
+from gradcheck_cli import ImplementationError, InputError, check_net
 from gradcheck_cli import net as net_module
 from gradcheck_cli.cli import main
 from gradcheck_cli.net import (
@@ -650,3 +650,193 @@ def test_net_refuses_sizes_a_file_fixes(runner, tmp_path):
     data = ["--data", str(tmp_path / "X.npy"), str(tmp_path / "y.npy")]
     mismatch = runner.invoke(main, ["net", "--params", str(tmp_path / "params.npz"), *data])
     assert_input_error(mismatch, "X.npy", "has shape (5, 2), expected (N, 4)")
+
+
+# --- TwoLayerNet-style classes and regularization conventions (issue 8) ---------------------
+
+USERFILES = Path(__file__).resolve().parent / "userfiles" / "cs231n" / "classifiers"
+NET_CLASS = f"{USERFILES / 'neural_net.py'}:TwoLayerNet"
+BUGGY_CLASS = f"{USERFILES / 'neural_net_buggy.py'}:TwoLayerNet"
+
+
+def full_convention(params, X, y, reg):
+    """The seed's network regularized as today's course does: reg·ΣW², gradients 2·reg·W."""
+    loss, grads = two_layer_loss(params, X, y, 2 * reg)
+    return loss, grads
+
+
+def test_a_function_following_reg_sum_of_squares_passes_and_is_named():
+    params, X, y = toy(0)
+    result = check_net(full_convention, params, X, y, 0.05)
+    assert (result.verdict, result.convention) == ("pass", "full")
+    expected = two_layer_loss(params, X, y, 0.1)[0]
+    assert result.reference_loss == pytest.approx(expected, rel=1e-14)
+    assert check_net("two_layer", params, X, y, 0.05).convention == "half"
+    assert check_net("two_layer", params, X, y, 0.0).convention == "either"
+
+
+def test_a_loss_of_one_convention_with_gradients_of_the_other_fails_w1_and_w2():
+    params, X, y = toy(1)
+
+    def mixed(params, X, y, reg):
+        loss, _ = two_layer_loss(params, X, y, 2 * reg)  # reg·ΣW² in the loss...
+        _, grads = two_layer_loss(params, X, y, reg)  # ...but reg·W in the gradients
+        return loss, grads
+
+    result = check_net(mixed, params, X, y, 0.1)
+    assert result.convention == "full" and result.loss_verdict == "pass"
+    assert failing(result) == {"W1", "W2"}
+
+
+def test_a_loss_following_neither_convention_says_so():
+    params, X, y = toy(2)
+    _, grads = two_layer_loss(params, X, y, 0.05)
+    result = check_net(returning(grads, loss=3.0), params, X, y, 0.05)
+    assert result.convention == "neither" and result.loss_verdict == "fail"
+    assert "it follows neither reg·½(ΣW1² + ΣW2²) nor reg·(ΣW1² + ΣW2²)" in result.loss_reason
+
+
+def test_the_course_class_passes_with_its_own_loss_checked_in_place():
+    params, X, y = toy(3)
+    result = check_net(NET_CLASS, params, X, y, 0.05)
+    assert result.name == "neural_net.py:TwoLayerNet"
+    assert (result.verdict, result.convention) == ("pass", "full"), result.reason
+    for parameter in result.parameters:
+        own = parameter.own
+        assert own is not None and own.verdict == "pass", own
+        assert own.method == "black-box central"
+        assert own.entries_checked + own.skipped == own.entries_total
+        assert own.calls == 4 * own.entries_checked
+        assert own.max_rel_error < 1e-6
+
+
+def test_the_buggy_class_fails_exactly_where_the_relu_is_skipped():
+    params, X, y = toy(4)
+    result = check_net(BUGGY_CLASS, params, X, y, 0.05)
+    assert failing(result) == {"W1", "b1"}
+    w1 = next(p for p in result.parameters if p.name == "W1")
+    assert w1.own.verdict == "fail"  # its own loss disagrees with its gradient too
+    assert "against its own loss: " in w1.reason and w1.reason.endswith("too")
+    assert all(p.own.verdict == "pass" for p in result.parameters if p.name in ("W2", "b2"))
+
+
+class Recording:
+    """A TwoLayerNet that records, at every loss call, which W1 array it sees and its values."""
+
+    calls: list = []
+
+    def __init__(self, input_size, hidden_size, output_size):
+        self.params = {
+            "W1": np.zeros((input_size, hidden_size)),
+            "b1": np.zeros(hidden_size),
+            "W2": np.zeros((hidden_size, output_size)),
+            "b2": np.zeros(output_size),
+        }
+
+    def loss(self, X, y, reg):
+        Recording.calls.append((id(self.params["W1"]), self.params["W1"].copy()))
+        return two_layer_loss(self.params, X, y, reg)
+
+
+def test_params_are_perturbed_in_place_and_restored_exactly():
+    params, X, y = toy(5)
+    Recording.calls = []
+    result = check_net(Recording, params, X, y, 0.05)
+    assert result.verdict == "pass"
+    w1 = next(p for p in result.parameters if p.name == "W1")
+    first, *black_box = Recording.calls
+    assert np.array_equal(first[1], params["W1"])
+    perturbing = black_box[: w1.own.calls]
+    # The W1 phase: always the same array object, one entry moved at a time.
+    assert len({identity for identity, _ in perturbing}) == 1
+    for _, seen in perturbing:
+        assert np.count_nonzero(seen != params["W1"]) == 1
+    # Every later evaluation (b1, W2, b2) sees W1 restored bit for bit.
+    later = black_box[w1.own.calls :]
+    assert later and all(np.array_equal(seen, params["W1"]) for _, seen in later)
+    assert all(identity == perturbing[0][0] for identity, _ in later)
+
+
+def test_constructing_a_class_leaves_numpys_global_random_state_alone():
+    params, X, y = toy(6)
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    assert check_net(NET_CLASS, params, X, y, 0.05).verdict == "pass"
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
+CLASS_ERRORS = [
+    (
+        "class Net:\n    def __init__(self, input_size, hidden_size):\n        pass\n",
+        "Net(input_size, hidden_size) cannot be constructed as "
+        "Net(input_size, hidden_size, output_size)",
+    ),
+    (
+        "class Net:\n    def __init__(self, a, b, c):\n        self.params = {}\n"
+        "    def loss(self, X):\n        pass\n",
+        "Net.loss(self, X) cannot be called as loss(X, y, reg)",
+    ),
+    (
+        "class Net:\n    def __init__(self, a, b, c):\n        pass\n",
+        "Net has no loss method",
+    ),
+    (
+        "class Net:\n    def __init__(self, a, b, c, std=1e-4):\n"
+        "        raise ValueError('no GPU')\n"
+        "    def loss(self, X, y=None, reg=0.0):\n        pass\n",
+        "Net(4, 10, 3, std=0.0",
+    ),
+    (
+        "class Net:\n    def __init__(self, a, b, c):\n        self.weights = {}\n"
+        "    def loss(self, X, y=None, reg=0.0):\n        pass\n",
+        "Net(4, 10, 3) has no params dict",
+    ),
+    (
+        "import numpy as np\n\nclass Net:\n    def __init__(self, a, b, c):\n"
+        "        self.params = {'W1': np.zeros((b, a)), 'b1': np.zeros(b),\n"
+        "                       'W2': np.zeros((b, c)), 'b2': np.zeros(c)}\n"
+        "    def loss(self, X, y=None, reg=0.0):\n        pass\n",
+        "Net(4, 10, 3).params has shape (10, 4) for 'W1', expected (4, 10)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "message"), CLASS_ERRORS)
+def test_a_class_that_cannot_be_used_says_what_was_expected(tmp_path, source, message):
+    path = tmp_path / "net_class.py"
+    path.write_text(source, encoding="utf-8")
+    params, X, y = toy(0)
+    with pytest.raises(ImplementationError) as caught:
+        check_net(f"{path}:Net", params, X, y)
+    text = str(caught.value)
+    assert message in text and "\n" not in text
+    assert text.startswith("net_class.py:Net: ")
+    assert text.endswith("and loss(self, X, y, reg) -> (loss, grads)")
+
+
+def test_net_checks_the_course_class_from_the_command_line(runner):
+    result = runner.invoke(
+        main, ["net", "--impl", NET_CLASS, "--reg", "0.05"], catch_exceptions=False
+    )
+    text = " ".join(result.stdout.split())
+    assert result.exit_code == 0, result.output
+    assert "Network check · neural_net.py:TwoLayerNet" in text
+    assert "regularization: reg·(ΣW1² + ΣW2²), gradients + 2·reg·W (detected from the loss)" in text
+    assert "against its own loss, model.params perturbed in place" in text
+    assert "Summary: network PASS; parameters: 4 pass" in text
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_net_fails_the_buggy_class_on_w1_and_b1(runner):
+    result, document = run_json(runner, "--impl", BUGGY_CLASS, "--hidden", "10")
+    assert result.exit_code == 1
+    assert document["convention"] == "full"
+    assert {p["name"] for p in document["parameters"] if p["verdict"] == "fail"} == {"W1", "b1"}
+    assert all(p["own"]["method"] == "black-box central" for p in document["parameters"])
+
+
+def test_net_refuses_a_class_it_cannot_build_in_one_line(runner, tmp_path):
+    path = tmp_path / "two_args.py"
+    path.write_text(CLASS_ERRORS[0][0], encoding="utf-8")
+    result = runner.invoke(main, ["net", "--impl", f"{path}:Net"])
+    assert_input_error(result, "two_args.py:Net", "expected a TwoLayerNet-style class")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -509,3 +510,97 @@ def test_entry_point_loads_a_user_file():
 def _batch():
     rng = np.random.default_rng(3)
     return rng.normal(0.0, 2.0, size=(9, 6)), rng.integers(0, 6, size=9)
+
+
+# --- package roots: course code that imports its own package (issue 8) ----------------------
+
+
+@pytest.fixture
+def course(in_tmp):
+    """A package `gc8_course` under in_tmp/project, forgotten by sys.modules afterwards."""
+    write(in_tmp, "project/gc8_course/__init__.py", "")
+    write(in_tmp, "project/gc8_course/layers.py", "SCALE = 1.0\n")
+    write(in_tmp, "project/gc8_course/classifiers/__init__.py", "")
+    yield in_tmp / "project"
+    for name in [m for m in sys.modules if m == "gc8_course" or m.startswith("gc8_course.")]:
+        del sys.modules[name]
+
+
+def test_the_package_root_is_found_by_walking_up_init_files(course):
+    from gradcheck_cli.plugins import package_root
+
+    assert package_root(course / "gc8_course" / "classifiers") == course
+    assert package_root(course / "gc8_course") == course
+    assert package_root(course) == course  # no __init__.py: a folder is its own root
+
+
+def test_a_package_file_imports_its_package_and_the_path_is_restored(course):
+    write(
+        course,
+        "gc8_course/classifiers/softmax.py",
+        "from gc8_course.layers import SCALE\n\ndef f(scores, labels):\n    return SCALE\n",
+    )
+    before = list(sys.path)
+    _, function = load_implementation("project/gc8_course/classifiers/softmax.py:f")
+    assert function(None, None) == 1.0
+    assert sys.path == before
+    assert sys.modules["gc8_course.layers"].__file__.startswith(str(course))
+
+
+def test_an_import_inside_a_function_works_when_it_is_called(course):
+    write(course, "gc8_course/helpers.py", "VALUE = 7\n")
+    write(
+        course,
+        "gc8_course/classifiers/lazy.py",
+        "def f(scores, labels):\n    from gc8_course.helpers import VALUE\n    return VALUE\n",
+    )
+    before = list(sys.path)
+    _, function = load_implementation("project/gc8_course/classifiers/lazy.py:f")
+    assert "gc8_course.helpers" not in sys.modules  # nothing imported it yet
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("gc8_course.helpers")  # outside a call the root is not on the path
+    assert function(None, None) == 7
+    assert sys.path == before
+    assert load_implementation("project/gc8_course/classifiers/lazy.py:f")[1] is function
+
+
+def test_a_class_comes_back_unwrapped_with_its_import_paths_at_hand(course):
+    from gradcheck_cli.plugins import load_object, user_import_paths
+
+    write(
+        course,
+        "gc8_course/classifiers/net.py",
+        "class Net:\n    def loss(self):\n        from gc8_course.layers import SCALE\n"
+        "        return SCALE\n",
+    )
+    name, owner = load_object("project/gc8_course/classifiers/net.py:Net")
+    assert name == "net.py:Net" and isinstance(owner, type)
+    before = list(sys.path)
+    with user_import_paths(owner):
+        assert str(course) in sys.path
+        assert owner().loss() == 1.0
+    assert sys.path == before
+
+
+def test_a_missing_third_party_module_names_itself_and_the_line(in_tmp):
+    write(in_tmp, "cs/softmax.py", "import numpy as np\nfrom past.builtins import xrange\n")
+    with pytest.raises(ImplementationError) as caught:
+        load_implementation("cs/softmax.py:softmax_loss_naive")
+    assert str(caught.value) == (
+        "cs/softmax.py:softmax_loss_naive: importing cs/softmax.py failed: no module named "
+        "'past' (imported at softmax.py, line 2; pip install future provides it)"
+    )
+
+
+def test_run_turns_a_missing_module_into_one_line(runner, in_tmp):
+    write(in_tmp, "needs_past.py", "from past.builtins import xrange\n\ndef f(s, y):\n    pass\n")
+    result = runner.invoke(main, ["run", SCORES_NPY, LABELS_NPY, "--impl", "needs_past.py:f"])
+    assert_one_error_line(result, "no module named 'past'", "pip install future provides it")
+
+
+def test_a_module_missing_at_call_time_shows_only_the_users_frames(in_tmp):
+    write(in_tmp, "late.py", "def f(scores, labels):\n    import torch_is_not_here_xyz\n")
+    result = check("late.py:f", *_batch())
+    assert result.verdict == "fail"
+    assert "ModuleNotFoundError" in result.reason
+    assert "late.py" in result.user_traceback and "gradcheck_cli" not in result.user_traceback
