@@ -26,7 +26,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -578,3 +578,7 @@ def _blas_name() -> str:
         return f"{blas['name']} {blas.get('version', '')}".strip()
     except Exception:  # noqa: BLE001 - numpy < 1.25 has no mode="dicts"; the name is cosmetic
         return "unknown"
+
+
+CSV_COLUMNS = tuple(f.name for f in fields(BenchRecord))
+"""The columns of `gradcheck bench --csv`: every field of a `BenchRecord`, in order."""

@@ -17,8 +17,8 @@ What is checked adapts to size, and each result's ``coverage`` says which:
 
 * ``N·C <= FULL_CHECK_ENTRIES``: every entry, as the check in memory does;
 * ``samples`` given: the same seeded spot check as in memory;
-* otherwise: the label entry of every row (complex step), a seeded sample of
-  `OTHER_SAMPLE` other entries (by ``method``, as in memory), and
+* otherwise: the label entry of every row and a seeded sample of
+  `OTHER_SAMPLE` other entries, each judged by ``method`` as in memory, and
   `DIRECTIONS` seeded random directions ``v``, each comparing ``vᵀg`` summed
   over blocks with the complex step of the loss along ``v``. A direction that
   fails is localised: the rows that contribute most to ``vᵀ(g - ∇L)`` are
@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gradcheck_cli import numeric, softmax
+from gradcheck_cli import _names, numeric, softmax
 from gradcheck_cli._typing import Float64Array, FloatArray, IntArray
 from gradcheck_cli.checker import (
     CheckResult,
@@ -56,6 +56,7 @@ from gradcheck_cli.checker import (
 from gradcheck_cli.errors import ImplementationError, InputError
 from gradcheck_cli.loading import STDIN, NpyBlocks, open_npy_blocks
 from gradcheck_cli.verdict import (
+    COARSEST,
     LOOSEST,
     SAFETY,
     SCORE_CAP,
@@ -64,14 +65,16 @@ from gradcheck_cli.verdict import (
     Reference,
     Verdict,
     WorstEntry,
+    _choose_judge,
     _reported_reference,
     entry_tolerance,
     judge_gradient,
     relative_error,
 )
 
-LARGE_INPUT_BYTES = 256 * 2**20
-"""A ``.npy`` scores file larger than this is checked block by block."""
+LARGE_INPUT_BYTES = _names.LARGE_INPUT_BYTES
+"""A ``.npy`` scores file larger than this is checked block by block (read at call time
+from `gradcheck_cli._names`, where the command line also looks before importing this)."""
 BLOCK_BYTES = 16 * 2**20
 """Float64 size of one block of scores; the working arrays are a few times this."""
 FULL_CHECK_ENTRIES = 2**25
@@ -154,7 +157,7 @@ def plan(
     if fspath == STDIN or os.path.splitext(fspath)[1].lower() != ".npy":
         return None
     try:
-        if not os.path.isfile(fspath) or os.path.getsize(fspath) <= LARGE_INPUT_BYTES:
+        if not os.path.isfile(fspath) or os.path.getsize(fspath) <= _names.LARGE_INPUT_BYTES:
             return None
     except OSError:
         return None  # the loader names the problem, as for any file
@@ -199,8 +202,8 @@ def check_file(
         Built-in names or ``(name, callable)`` pairs of built-in (row-separable)
         implementations; each is called on a copy of every block.
     method : {"auto", "central", "complex"}
-        Reference of the entries checked one by one, as in memory; the label
-        entries of a large check are always judged by the complex step.
+        Reference of the entries checked one by one, as in memory. (The
+        directions are always judged against the complex step.)
     samples : int, optional
         Spot-check the entries `gradcheck_cli.checker.check` would pick with
         the same ``rng`` (at most `MAX_SAMPLES`).
@@ -231,22 +234,22 @@ def check_file(
 
     Notes
     -----
-    **Directions.** For each seeded direction ``v`` (uniform in [-1, 1) per
-    entry, drawn block by block from a `numpy.random.SeedSequence`, never
+    **Directions.** For each seeded direction ``v`` (uniform in [-0.5, 0.5)
+    per entry, drawn block by block from a `numpy.random.SeedSequence`, never
     whole) the check compares ``Σ vᵀg`` with the complex step of the loss
     along ``v``, ``Σ_i Im L_i(s_i + i·h·v_i)/h / N``, evaluated from the row
     statistics as ``log1p(excess_i + Σ_j terms_ij·(exp(i·h·(v_ij - v_iy)) - 1))``
-    (no cancellation; at h = 1e-20, ``exp(iθ) - 1`` is exactly ``iθ`` in
-    float64, so only the imaginary part is formed). The allowance is what the
-    entries' own tolerances can add up to, ``Σ |v_ij|·tolerance_ij``, plus the
-    reference's error (the complex-step bound of each entry, summed) and the
-    rounding of the sums (numpy's pairwise sums: ``eps·(16 + log2 n)`` of the
-    sum of absolute values for n terms). A correct gradient cannot fail it; a
-    wrong one fails when its error projects above that: an error spread over
-    many entries, or a few entries wrong by more than about 1e-5 relative. A
-    failed direction is localised to the `LOCALISED_ROWS` rows with the
-    largest ``|v_iᵀg_i - Im L_i(...)/h/N|`` (exact per row), which are then
-    checked entry by entry.
+    (at h = 1e-20, ``exp(iθ) - 1`` is exactly ``iθ`` in float64, so only the
+    imaginary part is formed). The allowance is what the entries' own
+    tolerances can add up to, ``Σ |v_ij|·tolerance_ij``, plus the reference's
+    error (the complex-step bound of each entry, summed) and the rounding of
+    the sums (numpy's pairwise sums: ``eps·(16 + log2 n)`` of the sum of
+    absolute values for n terms). A correct gradient cannot fail it; a wrong
+    one fails when its error projects above that: an error spread over many
+    entries, or one typical entry of a 5,000,000×100 batch wrong by about
+    1e-4 relative. A failed direction is localised to the `LOCALISED_ROWS`
+    rows with the largest ``|v_iᵀg_i - Im L_i(...)/h/N|`` (exact per row),
+    which are then checked entry by entry.
 
     **Medians** are over the entries checked one by one: exact up to
     `MEDIAN_SAMPLE` of them, else of a seeded uniform sample (a reservoir) of
@@ -360,15 +363,13 @@ class _Direction:
 class _Block:
     """One block of rows and the reference numbers every implementation is judged against."""
 
-    index: int
     start: int
     scores: FloatArray
     labels: IntArray
     rows: IntArray
     checked: np.ndarray
     references: dict[str, Reference]
-    label_reference: Float64Array
-    label_error: Float64Array
+    label_references: dict[str, Reference]
     label_tolerance: tuple[Float64Array, ...]
     directions: tuple[_Direction, ...]
 
@@ -423,15 +424,21 @@ class _Run:
         self.max_abs_score = max(self.max_abs_score, float(np.max(np.maximum(row_max, -row_min))))
         rows, checked = self.selection.in_block(start, n)
         references = self._references(scores, labels, rows)
-        label_reference = label_error = np.zeros(0)
+        label_references: dict[str, Reference] = {}
         tolerances: tuple[Float64Array, ...] = ()
         directions: tuple[_Direction, ...] = ()
         if self.selection.mode == "sampled":
-            # Bounds as `numeric.complex_step_error` and `verdict.entry_tolerance` give them.
-            label_reference = _label_complex_step(stats, self.n_total)
+            # Each row's label entry by `--method`, as `numeric` computes the whole row, with
+            # bounds as `numeric.complex_step_error` and `verdict.entry_tolerance` give them.
             exact_kappa = 2.0 + np.minimum(row_max - row_min, 746.0) + np.sqrt(c)
-            floor = _SUBNORMAL / numeric._LARGEST_COMPLEX_STEP
-            label_error = 4.0 * EPS * exact_kappa * np.abs(label_reference) + floor
+            if self.method in ("auto", "complex"):
+                exact = _label_complex_step(stats, self.n_total)
+                floor = _SUBNORMAL / numeric._LARGEST_COMPLEX_STEP
+                bound = 4.0 * EPS * exact_kappa * np.abs(exact) + floor
+                label_references["complex"] = Reference("complex", exact, bound)
+            if self.method in ("auto", "central"):
+                central, error = _label_central_difference(stats, self.h, self.n_total)
+                label_references["central"] = Reference("central", central, error)
             relative = _relative(row_max, row_min, c, self.tiers)
             tolerances = tuple(r / self.n_total for r in relative)
             directions = tuple(
@@ -440,15 +447,13 @@ class _Run:
         self.seconds += time.perf_counter() - begin
         self.block_count += 1
         return _Block(
-            index=index,
             start=start,
             scores=scores,
             labels=labels,
             rows=rows,
             checked=checked,
             references=references,
-            label_reference=label_reference,
-            label_error=label_error,
+            label_references=label_references,
             label_tolerance=tolerances,
             directions=directions,
         )
@@ -535,9 +540,9 @@ class _Run:
             "complex": "the complex step",
         }[self.method]
         text = (
-            f"{how}: the label entry of all {n_total} rows by the complex step, "
-            f"{self.selection.flat.size} sampled other entries by {reference}, and "
-            f"{DIRECTIONS} random directions vᵀ∇L against the complex step of the loss along v"
+            f"{how}: the label entry of all {n_total} rows and {self.selection.flat.size} "
+            f"sampled other entries by {reference}, and {DIRECTIONS} random directions vᵀ∇L "
+            "against the complex step of the loss along v"
         )
         if localised:
             text += f"; {localised} rows of failed directions checked entry by entry"
@@ -562,6 +567,18 @@ class _Run:
         )
 
 
+def _label_column(stats: numeric.RowStatistics) -> numeric.RowStatistics:
+    """Return the statistics of the label column alone (column 0 of a one-column batch)."""
+    n = stats.terms.shape[0]
+    return numeric.RowStatistics(
+        labels=np.zeros(n, dtype=np.intp),
+        shift=stats.shift,
+        terms=stats.terms[np.arange(n), stats.labels][:, None],
+        rest=stats.rest,
+        excess=stats.excess,
+    )
+
+
 def _label_complex_step(stats: numeric.RowStatistics, n_total: int) -> Float64Array:
     """Return the complex step of every row's label entry, as `numeric.complex_step` does.
 
@@ -569,14 +586,7 @@ def _label_complex_step(stats: numeric.RowStatistics, n_total: int) -> Float64Ar
     (`numeric.perturbed_row_losses`), and the step is widened where
     ``rest·h`` would be subnormal, exactly as `numeric.complex_step` does.
     """
-    n = stats.terms.shape[0]
-    column = numeric.RowStatistics(
-        labels=np.zeros(n, dtype=np.intp),
-        shift=stats.shift,
-        terms=stats.terms[np.arange(n), stats.labels][:, None],
-        rest=stats.rest,
-        excess=stats.excess,
-    )
+    column = _label_column(stats)
     with np.errstate(divide="ignore"):
         step = np.clip(
             numeric._KEEP_NORMAL / stats.rest, numeric.COMPLEX_STEP, numeric._LARGEST_COMPLEX_STEP
@@ -585,13 +595,43 @@ def _label_complex_step(stats: numeric.RowStatistics, n_total: int) -> Float64Ar
     return exact / n_total
 
 
+def _label_central_difference(
+    stats: numeric.RowStatistics, h: float | None, n_total: int
+) -> tuple[Float64Array, Float64Array]:
+    """Return central differences of every row's label entry and their error bounds.
+
+    The same evaluations and the same bound (rounding plus truncation, with
+    ``p`` the label's probability) as `numeric.central_difference`, for the
+    label column alone.
+    """
+    step = numeric.CENTRAL_STEP if h is None else float(h)
+    column = _label_column(stats)
+    steps = np.full(column.terms.shape, step)
+    forward = numeric.perturbed_row_losses(column, steps)[:, 0]
+    backward = numeric.perturbed_row_losses(column, -steps)[:, 0]
+    gradient = (forward - backward) / (2 * step)
+    p = column.terms[:, 0] / (1.0 + column.excess)
+    third = np.abs(p * (1 - p) * (1 - 2 * p))
+    rounding = EPS * (np.abs(forward) + np.abs(backward) + 2 * np.abs(column.excess))
+    error = 2 * (rounding / (2 * step) + step**2 / 6 * (third + step))
+    return gradient / n_total, error / n_total
+
+
 def _relative(
     row_max: Float64Array, row_min: Float64Array, columns: int, tiers: Sequence[np.dtype[Any]]
 ) -> list[Float64Array]:
-    """Return, per tier, each row's relative tolerance as `verdict.entry_tolerance` has it."""
+    """Return, per tier, each row's relative tolerance as `verdict.judge_gradient` has it.
+
+    The batch's own dtype is capped at ``COARSEST``, the float32 tier of a
+    float64 batch at ``LOOSEST`` (the ``loosest`` of `verdict.entry_tolerance`).
+    """
     size = np.minimum(np.maximum(row_max, -row_min), SCORE_CAP)
     kappa = 1.0 + size + np.sqrt(columns)
-    return [np.minimum(SAFETY * float(np.finfo(t).eps) * kappa, LOOSEST) for t in tiers]
+    caps = (COARSEST, LOOSEST)
+    return [
+        np.minimum(SAFETY * float(np.finfo(t).eps) * kappa, cap)
+        for t, cap in zip(tiers, caps, strict=False)
+    ]
 
 
 def _rounding(terms: int) -> float:
@@ -819,39 +859,50 @@ class _Tally:
         self._keep_worst(judgement.worst)
 
     def _judge_labels(self, block: _Block, gradient: Float64Array) -> None:
-        """Judge every row's label entry against its complex step, as `judge_gradient` would."""
-        n = block.labels.size
+        """Judge every row's label entry, as `judge_gradient` judges an entry."""
+        n, n_total = block.labels.size, self.run.n_total
+        references, method = block.label_references, self.run.method
         analytic = gradient[np.arange(n), block.labels]
-        error = np.abs(analytic - block.label_reference)
-        allowed = block.label_tolerance[0] + block.label_error
+        tolerance = block.label_tolerance[0]
+        by_central, value, bound = _choose_judge(analytic, references, method, tolerance)
+        error = np.abs(analytic - value)
+        allowed = tolerance + bound
         ratio = error / allowed
-        failing = ratio > 1
+        judged = np.ones(n, dtype=bool)
+        if method == "central":  # too small for central differences to tell from 0
+            judged = ~((np.abs(value) <= bound) & (ratio <= 1))
+        failing = (ratio > 1) & judged
+        centrally = int(np.count_nonzero(by_central & judged))
         self.checked += n
-        self.judged_by["complex"] += n
+        self.unjudged += n - int(judged.sum())
+        self.judged_by.update({"central": centrally, "complex": int(judged.sum()) - centrally})
         if failing.any():
             self.failed += int(failing.sum())
             loose = block.label_tolerance[1:]
-            within = bool(loose) and bool(
-                np.all(error[failing] <= loose[0][failing] + block.label_error[failing])
-            )
+            within = bool(loose) and bool(np.all(error[judged] <= (loose[0] + bound)[judged]))
             self.float32_only &= within
-        self.max_ratio = max(self.max_ratio, float(ratio.max()))
-        relative = relative_error(analytic, block.label_reference, 1.0 / self.run.n_total)
+        if not judged.any():
+            return
+        reported = _reported_reference(references, method)
+        relative = relative_error(analytic, reported, 1.0 / n_total)[judged]
+        difference = np.abs(analytic - reported)[judged]
+        self.max_ratio = max(self.max_ratio, float(ratio[judged].max()))
         self.max_rel = max(self.max_rel, float(relative.max()))
-        self.max_abs = max(self.max_abs, float(error.max()))
-        self.reservoir.add(relative, error)
-        count = min(self.run.top, n)
-        best = np.argpartition(-ratio, count - 1)[:count]
+        self.max_abs = max(self.max_abs, float(difference.max()))
+        self.reservoir.add(relative, difference)
+        ranked = np.where(judged, ratio, -1.0)
+        count = min(self.run.top, int(judged.sum()))
+        best = np.argpartition(-ranked, count - 1)[:count]
         self._keep_worst(
             WorstEntry(
                 row=block.start + int(i),
                 column=int(block.labels[i]),
                 analytic=float(analytic[i]),
-                numerical=float(block.label_reference[i]),
+                numerical=float(value[i]),
                 abs_error=float(error[i]),
                 tolerance=float(allowed[i]),
                 ratio=float(ratio[i]),
-                method="complex",
+                method="central" if by_central[i] else "complex",
             )
             for i in best
         )
@@ -951,7 +1002,7 @@ class _Tally:
             max_error_ratio=self.max_ratio if judged else math.nan,
             worst=tuple(self.worst),
             method=run.method,
-            judged_by=dict(self.judged_by),
+            judged_by={method: count for method, count in self.judged_by.items() if count},
             unjudged=self.unjudged,
             entries_checked=self.checked,
             entries_total=n_total * c,
@@ -1073,8 +1124,11 @@ def judge_loss_of_size(
     scale = 1.0 + size + math.sqrt(columns) + math.sqrt(n) * abs(reference_loss)
     difference = abs(loss - reference_loss)
     tiers = [dtype] + ([np.dtype(np.float32)] if dtype == np.float64 else [])
-    loosest = LOOSEST * (1.0 + abs(reference_loss))
-    allowed = [min(SAFETY * float(np.finfo(t).eps) * scale, loosest) for t in tiers]
+    loosest = [COARSEST * (1.0 + abs(reference_loss)), LOOSEST * (1.0 + abs(reference_loss))]
+    allowed = [
+        min(SAFETY * float(np.finfo(t).eps) * scale, cap)
+        for t, cap in zip(tiers, loosest, strict=False)
+    ]
     if difference <= allowed[0]:
         return "pass", ""
     message = f"loss {loss:.10g} differs from the reference {reference_loss:.10g}"

@@ -3,47 +3,94 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
-from rich.console import Console
-from rich.markup import escape
 
-from gradcheck_cli import __version__, report
-from gradcheck_cli._typing import FloatArray, IntArray
-from gradcheck_cli.bench import DEFAULT_SIZES, DTYPES, BenchResult, Size, benchmark, parse_sizes
-from gradcheck_cli.checker import (
+from gradcheck_cli import __version__, _names
+from gradcheck_cli._names import (
     AGAINST,
+    BENCH_DTYPES,
+    BENCH_SIZES,
+    BUILT_IN_IMPLEMENTATIONS,
+    LINEAR_BUILT_IN,
     METHODS,
-    Against,
-    CheckResult,
-    Method,
-    Named,
-    ReferenceSet,
-    check_all,
-    resolve,
+    NET_BUILT_IN,
 )
-from gradcheck_cli.demo import run_demo, save_batch
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.loading import load_inputs
-from gradcheck_cli.net import (
-    BUILT_IN,
-    NetImplementation,
-    Parameters,
-    check_net,
-    load_data,
-    load_params,
-    network_and_data,
-)
-from gradcheck_cli.net import resolve as resolve_network
 from gradcheck_cli.plugins import is_plugin_spec
-from gradcheck_cli.softmax import IMPLEMENTATIONS
+
+if TYPE_CHECKING:
+    import numpy as np
+    from rich.console import Console
+    from rich.markup import escape
+
+    from gradcheck_cli import report
+    from gradcheck_cli._typing import FloatArray, IntArray
+    from gradcheck_cli.bench import BenchResult, Size, benchmark, parse_sizes
+    from gradcheck_cli.checker import (
+        Against,
+        CheckResult,
+        Method,
+        Named,
+        ReferenceSet,
+        check_all,
+        resolve,
+    )
+    from gradcheck_cli.demo import run_demo, save_batch
+    from gradcheck_cli.loading import load_inputs
+    from gradcheck_cli.net import (
+        NetImplementation,
+        Parameters,
+        check_net,
+        load_data,
+        load_params,
+        network_and_data,
+    )
+    from gradcheck_cli.net import resolve as resolve_network
+else:
+    # `gradcheck --help` must not pay for numpy, rich and the core: they are imported on
+    # first use (a module on its first attribute, a function on its first call).
+
+    class _Lazy:
+        """A module imported the first time one of its attributes is read."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attribute: str) -> Any:
+            return getattr(importlib.import_module(self._name), attribute)
+
+    def _lazy(module: str, name: str) -> Callable[..., Any]:
+        """Return a stand-in for ``module.name`` that imports it when called."""
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+        return call
+
+    np = _Lazy("numpy")
+    report = _Lazy("gradcheck_cli.report")
+    Console = _lazy("rich.console", "Console")
+    escape = _lazy("rich.markup", "escape")
+    benchmark = _lazy("gradcheck_cli.bench", "benchmark")
+    parse_sizes = _lazy("gradcheck_cli.bench", "parse_sizes")
+    check_all = _lazy("gradcheck_cli.checker", "check_all")
+    resolve = _lazy("gradcheck_cli.checker", "resolve")
+    run_demo = _lazy("gradcheck_cli.demo", "run_demo")
+    save_batch = _lazy("gradcheck_cli.demo", "save_batch")
+    load_inputs = _lazy("gradcheck_cli.loading", "load_inputs")
+    check_net = _lazy("gradcheck_cli.net", "check_net")
+    load_data = _lazy("gradcheck_cli.net", "load_data")
+    load_params = _lazy("gradcheck_cli.net", "load_params")
+    network_and_data = _lazy("gradcheck_cli.net", "network_and_data")
+    resolve_network = _lazy("gradcheck_cli.net", "resolve")
 
 
 class InputFailure(click.ClickException):
@@ -67,13 +114,13 @@ def _implementation_names(
     runs (importing user code is not parsing), where a problem is one error line.
     """
     for value in values:
-        if is_plugin_spec(value):
+        if is_plugin_spec(value) or value in BUILT_IN_IMPLEMENTATIONS:
             continue
         try:
-            resolve(value)
+            resolve(value)  # only to raise its message for an unknown name
         except GradcheckError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-    return values or tuple(IMPLEMENTATIONS)
+    return values or BUILT_IN_IMPLEMENTATIONS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,7 +143,7 @@ def main() -> None:
     multiple=True,
     callback=_implementation_names,
     metavar="NAME|FILE.py:NAME",
-    help=f"Implementation to check, repeatable: {', '.join(IMPLEMENTATIONS)}, or your own "
+    help=f"Implementation to check, repeatable: {', '.join(BUILT_IN_IMPLEMENTATIONS)}, or your own "
     "f(scores, labels) as path/to/file.py:NAME or package.module:NAME. Default: the built-ins.",
 )
 @click.option(
@@ -176,6 +223,7 @@ def run(
     Files are .npy, .npz (arrays 'scores' and 'labels'; then LABELS may be
     left out), .csv, .tsv or .txt; '-' reads CSV text from stdin. Your own
     f(scores, labels) -> (loss, dscores) is --impl path/to/file.py:NAME.
+    A .npy scores file over 256 MiB is read and checked block by block.
     Exit code 0 when every implementation passes, 1 when one fails, 2 on
     bad input.
 
@@ -259,7 +307,12 @@ def _check_large_npy(
     options: dict[str, Any],
 ) -> tuple[ReferenceSet, list[CheckResult]] | None:
     """Check a .npy scores file too large to load block by block (issue 6); None: load it."""
-    from gradcheck_cli import blockwise, loading  # only a large .npy file needs these
+    try:  # the common case decided without importing the blockwise machinery
+        if os.path.getsize(scores) <= _names.LARGE_INPUT_BYTES:
+            return None
+    except (OSError, ValueError):
+        return None  # the loader names the problem, as for any file
+    from gradcheck_cli import blockwise, loading
 
     if blockwise.plan(scores, implementations, against=against) is None:
         return None
@@ -311,7 +364,7 @@ def demo(seed: int, save_dir: str | None) -> None:
 @main.command()
 @click.option(
     "--impl",
-    default=BUILT_IN,
+    default=NET_BUILT_IN,
     show_default=True,
     metavar="NAME",
     help="Network to check: the built-in two_layer, or FILE.py:NAME / package.module:NAME "
@@ -487,7 +540,7 @@ def _bench_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @main.command("bench")
 @click.option(
     "--sizes",
-    default=",".join(f"{n}x{c}" for n, c in DEFAULT_SIZES),
+    default=",".join(f"{n}x{c}" for n, c in BENCH_SIZES),
     show_default=True,
     callback=_bench_sizes,
     help="Comma-separated batch sizes NxC.",
@@ -497,8 +550,8 @@ def _bench_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "impls",
     multiple=True,
     callback=_implementation_names,
-    help=f"Implementation to time, repeatable: {', '.join(IMPLEMENTATIONS)}, or FILE.py:NAME, "
-    "package.module:NAME. Default: the four built-ins.",
+    help=f"Implementation to time, repeatable: {', '.join(BUILT_IN_IMPLEMENTATIONS)}, "
+    "or FILE.py:NAME, package.module:NAME. Default: the four built-ins.",
 )
 @click.option(
     "--repeat",
@@ -523,7 +576,11 @@ def _bench_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 )
 @click.option("--checks", is_flag=True, help="Also time the numerical reference methods.")
 @click.option(
-    "--dtype", type=click.Choice(DTYPES), default="float64", show_default=True, help="Scores dtype."
+    "--dtype",
+    type=click.Choice(BENCH_DTYPES),
+    default="float64",
+    show_default=True,
+    help="Scores dtype.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the batches.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -606,13 +663,12 @@ def _linear_names(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[str, ...]:
     """Check built-in --impl names at parse time; FILE.py:NAME specs are loaded when it runs."""
-    from gradcheck_cli.linear import BUILT_IN as LINEAR
-
     for value in values:
-        if not is_plugin_spec(value) and value != LINEAR:
-            message = f"unknown linear classifier {value!r} (built-in: {LINEAR}; or FILE.py:NAME)"
+        if not is_plugin_spec(value) and value != LINEAR_BUILT_IN:
+            built_in = f"built-in: {LINEAR_BUILT_IN}; or FILE.py:NAME"
+            message = f"unknown linear classifier {value!r} ({built_in})"
             raise click.BadParameter(message, ctx=ctx, param=param)
-    return values or (LINEAR,)
+    return values or (LINEAR_BUILT_IN,)
 
 
 @main.command()

@@ -8,8 +8,8 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich import box
@@ -29,7 +29,6 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_cli.bench import BenchRecord, BenchResult
 from gradcheck_cli.checker import (
     OWN_CALL_BUDGET,
     OWN_DIRECTIONS,
@@ -37,11 +36,14 @@ from gradcheck_cli.checker import (
     CheckResult,
     ReferenceSet,
 )
-from gradcheck_cli.demo import Demo
 from gradcheck_cli.diagnose import Diagnosis
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.linear import CONVENTIONS, Agreement, LinearCheckResult, LinearResult
-from gradcheck_cli.net import NetCheckResult, ParameterResult, entry_name
+
+if TYPE_CHECKING:  # `run` should not pay for importing bench, demo, linear and net
+    from gradcheck_cli.bench import BenchRecord, BenchResult
+    from gradcheck_cli.demo import Demo
+    from gradcheck_cli.linear import Agreement, LinearCheckResult, LinearResult
+    from gradcheck_cli.net import NetCheckResult, ParameterResult
 from gradcheck_cli.verdict import WorstEntry, relative_error
 
 SCHEMA = 1
@@ -703,6 +705,8 @@ def _net_caption(result: NetCheckResult) -> str:
 
 def _net_worst_cell(parameter: ParameterResult) -> str:
     """Return the worst entry's name, analytic and numerical value."""
+    from gradcheck_cli.net import entry_name
+
     if not parameter.worst:
         return "—"
     w = parameter.worst[0]
@@ -724,7 +728,6 @@ def _net_entries_cell(parameter: ParameterResult) -> str:
 
 BENCH_COMPACT_BELOW = 90
 """Narrower terminals get the bench table without its min and × copy columns."""
-BENCH_CSV_COLUMNS = tuple(f.name for f in fields(BenchRecord))
 BENCH_PLOT_MISSING = (
     "--plot needs matplotlib, which is not installed: pip install '.[plot]' "
     "(or pip install matplotlib)"
@@ -839,9 +842,11 @@ def bench_document(result: BenchResult, **context: Any) -> dict[str, Any]:
 
 
 def bench_csv(result: BenchResult) -> str:
-    """Return the records as CSV text, one row per impl and size (`BENCH_CSV_COLUMNS`)."""
+    """Return the records as CSV text, one row per impl and size (`bench.CSV_COLUMNS`)."""
+    from gradcheck_cli.bench import CSV_COLUMNS
+
     stream = io.StringIO()
-    writer = csv.DictWriter(stream, fieldnames=BENCH_CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in result.records:
         writer.writerow({k: "" if v is None else v for k, v in record.to_dict().items()})
@@ -1078,6 +1083,8 @@ def _linear_worst_cell(row: LinearResult) -> str:
 
 def _linear_judged(row: LinearResult) -> str:
     """Say which convention the loss follows and how the gradient was judged."""
+    from gradcheck_cli.linear import CONVENTIONS
+
     if row.loss is None or row.own is None and row.reference is None:
         return f"regularization {CONVENTIONS[row.convention]}; nothing judged"
     parts = [f"loss follows {CONVENTIONS[row.convention]}"]
@@ -1096,6 +1103,8 @@ def _linear_judged(row: LinearResult) -> str:
 
 def _agreement_line(agreement: Agreement) -> Text:
     """One pair: agree or not, with the differences a notebook prints."""
+    from gradcheck_cli.linear import distinct_digits
+
     verdict = "pass" if agreement.agree else "fail"
     verb = "agree" if agreement.agree else "DISAGREE"
     pair = f"{agreement.first} and {agreement.second} {verb}"
@@ -1105,7 +1114,8 @@ def _agreement_line(agreement: Agreement) -> Text:
     )
     if not agreement.agree and agreement.worst is not None:
         w = agreement.worst
-        numbers += f", worst dW[{w.row}, {w.column}]: {w.analytic:.6g} vs {w.numerical:.6g}"
+        first, second = distinct_digits(w.analytic, w.numerical)
+        numbers += f", worst dW[{w.row}, {w.column}]: {first} vs {second}"
     text = Text(f"{VERDICT_MARK[verdict]} ", style=VERDICT_STYLE[verdict])
     text.append(f"{pair}: {numbers}")
     if agreement.explanation:

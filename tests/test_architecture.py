@@ -139,3 +139,31 @@ def test_public_callables_have_docstrings(name):
 def test_the_library_front_door_is_public():
     for name in ("check", "check_all", "assert_gradient_correct", "CheckResult"):
         assert name in gradcheck_cli.__all__
+
+
+def test_the_parse_time_names_agree_with_the_core():
+    from gradcheck_cli import _names, bench, checker, linear, net, softmax
+
+    assert _names.BUILT_IN_IMPLEMENTATIONS == tuple(softmax.IMPLEMENTATIONS)
+    assert _names.METHODS == checker.METHODS
+    assert _names.AGAINST == checker.AGAINST
+    assert _names.BENCH_SIZES == bench.DEFAULT_SIZES
+    assert _names.BENCH_DTYPES == bench.DTYPES
+    assert _names.NET_BUILT_IN == net.BUILT_IN
+    assert _names.LINEAR_BUILT_IN == linear.BUILT_IN
+    assert set(gradcheck_cli.__all__) == set(gradcheck_cli._HOME)
+
+
+def test_help_imports_neither_numpy_nor_rich():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from gradcheck_cli.cli import main\n"
+        "result = CliRunner().invoke(main, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "heavy = [m for m in ('numpy', 'rich') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -17,13 +17,14 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from gradcheck_cli import blockwise, checker, numeric, softmax
+from gradcheck_cli import _names, blockwise, checker, numeric, softmax
 from gradcheck_cli.cli import main
 from gradcheck_cli.errors import ImplementationError, InputError
 from gradcheck_cli.loading import load_inputs, load_npy_inputs, load_scores, open_npy_blocks
-from gradcheck_cli.verdict import entry_tolerance, judge_loss
+from gradcheck_cli.verdict import LOOSEST, entry_tolerance, judge_loss
 
 N, C = 2400, 12
+MY_SOFTMAX = f"{Path(__file__).resolve().parents[1] / 'examples' / 'my_softmax.py'}:softmax_loss"
 ROWS_PER_BLOCK = 500  # 5 blocks, the last one short
 BUILT_INS = list(softmax.IMPLEMENTATIONS)
 
@@ -32,7 +33,7 @@ BUILT_INS = list(softmax.IMPLEMENTATIONS)
 def small_blocks(monkeypatch):
     """Blocks of 500 rows; files above 1 kB count as large."""
     monkeypatch.setattr(blockwise, "BLOCK_BYTES", 8 * C * ROWS_PER_BLOCK)
-    monkeypatch.setattr(blockwise, "LARGE_INPUT_BYTES", 1000)
+    monkeypatch.setattr(_names, "LARGE_INPUT_BYTES", 1000)
 
 
 @pytest.fixture
@@ -243,8 +244,18 @@ def test_the_sampled_check_passes_every_built_in_and_accounts_for_its_entries(sa
         assert result.loss == pytest.approx(memory.loss, rel=1e-13)
         assert result.directions == blockwise.DIRECTIONS == len(result.directional)
         assert all(d["ratio"] < 0.1 for d in result.directional)  # no false alarm, far from one
-        assert f"the label entry of all {N} rows" in result.coverage
-        assert f"{sample.size} sampled other entries" in result.coverage
+        assert f"the label entry of all {N} rows and {sample.size} sampled" in result.coverage
+
+
+@pytest.mark.parametrize("method", ["central", "complex"])
+def test_the_sampled_check_judges_label_entries_by_the_method_as_in_memory(sampled, batch, method):
+    scores, labels, scores_path, labels_path = batch
+    _, (result,) = check_path(scores_path, labels_path, ["stable"], method=method)
+    _, (memory,) = checker.check_all(["stable"], scores, labels, method=method)
+    assert result.verdict == memory.verdict == "pass"
+    assert set(result.judged_by) == set(memory.judged_by) == {method}
+    assert result.unjudged <= memory.unjudged  # central alone: the tiny entries, never a pass
+    assert sum(result.judged_by.values()) + result.unjudged == result.entries_checked
 
 
 def test_the_directional_reference_is_vT_times_the_complex_step_gradient(sampled, batch):
@@ -349,8 +360,7 @@ def test_wrong_label_entries_are_caught_by_the_label_part(monkeypatch, sampled, 
     _, (result,) = check_path(batch[2], batch[3], implementation)
     assert result.verdict == "fail"
     assert result.reason.startswith(f"{N} of {N} entries outside tolerance")
-    worst = result.worst[0]
-    assert worst.column == batch[1][worst.row] and worst.method == "complex"
+    assert all(w.column == batch[1][w.row] for w in result.worst)
 
 
 def test_wrong_other_entries_are_caught_by_the_sample(monkeypatch, sampled, batch):
@@ -425,10 +435,12 @@ def test_an_implementation_that_raises_fails_with_the_rows_it_was_called_on(
 # --- the pieces that stand in for in-memory functions -------------------------------------------
 
 
-def test_the_label_pieces_equal_the_in_memory_functions(batch):
-    # A block of 300 rows of a batch of N: the complex step of each label entry, its error
-    # bound and its tolerance, computed per row as numeric and verdict compute them per entry.
-    scores, labels = batch[0][:300], batch[1][:300]
+@pytest.mark.parametrize("size", [3.0, 100.0, 1e4])
+def test_the_label_pieces_equal_the_in_memory_functions(batch, size):
+    # A block of 300 rows of a batch of N: the complex step and central difference of each
+    # label entry, their error bounds and its tolerances, computed per row as numeric and
+    # verdict compute them per entry, at score sizes where the tolerance caps bite.
+    scores, labels = batch[0][:300] * size / 3.0, batch[1][:300]
     stats = numeric.row_statistics(scores, labels)
     at_labels = (np.arange(300), labels)
     exact = numeric.complex_step(scores, labels) * (300 / N)
@@ -439,28 +451,37 @@ def test_the_label_pieces_equal_the_in_memory_functions(batch):
     kappa = 2.0 + np.minimum(spread, 746.0) + np.sqrt(C)
     floor = np.finfo(np.float64).smallest_subnormal / numeric._LARGEST_COMPLEX_STEP
     assert np.allclose(4.0 * numeric.EPS * kappa * np.abs(label_exact) + floor, bound, rtol=1e-15)
-    tiers = (np.dtype(np.float64), np.dtype(np.float32))
-    relative = blockwise._relative(scores.max(axis=1), scores.min(axis=1), C, tiers)
-    for tier, per_row in zip(tiers, relative, strict=True):
-        tolerance = entry_tolerance(exact, scores, labels, N, tier)
-        assert np.allclose(per_row / N, tolerance[at_labels], rtol=1e-15, atol=0)
+    central = numeric.central_difference(scores, labels)
+    label_central, label_error = blockwise._label_central_difference(stats, None, N)
+    assert np.allclose(label_central, central.gradient[at_labels] * (300 / N), rtol=1e-15)
+    assert np.allclose(label_error, central.error[at_labels] * (300 / N), rtol=1e-15)
+    for dtype in (np.float64, np.float32, np.float16):
+        typed = scores.astype(dtype)
+        wide = typed.astype(np.float64)
+        tiers = (np.dtype(dtype),) + ((np.dtype(np.float32),) if dtype == np.float64 else ())
+        relative = blockwise._relative(wide.max(axis=1), wide.min(axis=1), C, tiers)
+        expected = [entry_tolerance(exact, typed, labels, N, dtype)]
+        if dtype == np.float64:
+            expected.append(entry_tolerance(exact, typed, labels, N, np.float32, loosest=LOOSEST))
+        for per_row, tolerance in zip(relative, expected, strict=True):
+            assert np.allclose(per_row / N, tolerance[at_labels], rtol=1e-15, atol=0)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("offset", [0.0, 1e-15, 1e-9, 1e-3])
-def test_judge_loss_of_size_is_judge_loss(batch, dtype, offset):
-    scores = batch[0].astype(dtype)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("size", [3.0, 1e4])
+@pytest.mark.parametrize("offset", [0.0, 1e-15, 1e-9, 1e-5, 1e-3, 0.2])
+def test_judge_loss_of_size_is_judge_loss(batch, dtype, size, offset):
+    scores = (batch[0] * size / 3.0).astype(dtype)
     reference = numeric.reference_loss(scores, batch[1])
     loss = reference * (1 + offset)
     expected = judge_loss(loss, reference, scores, np.dtype(dtype))
     maximum = float(np.max(np.abs(scores)))
+    shape = (N, C)
     assert (
-        blockwise.judge_loss_of_size(loss, reference, (N, C), maximum, np.dtype(dtype)) == expected
+        blockwise.judge_loss_of_size(loss, reference, shape, maximum, np.dtype(dtype)) == expected
     )
-    assert blockwise.judge_loss_of_size(math.nan, reference, (N, C), maximum, np.dtype(dtype)) == (
-        "fail",
-        "loss is nan",
-    )
+    nan = blockwise.judge_loss_of_size(math.nan, reference, shape, maximum, np.dtype(dtype))
+    assert nan == ("fail", "loss is nan")
 
 
 # --- choosing the path, and the command line ----------------------------------------------------
@@ -474,7 +495,7 @@ def test_the_plan_picks_blockwise_only_for_large_npy_files_of_built_ins(
     np.savetxt(tmp_path / "s.csv", batch[0], delimiter=",")
     assert blockwise.plan(tmp_path / "s.csv", [stable], against="reference") is None
     assert blockwise.plan("-", [stable], against="reference") is None
-    monkeypatch.setattr(blockwise, "LARGE_INPUT_BYTES", 10**9)
+    monkeypatch.setattr(_names, "LARGE_INPUT_BYTES", 10**9)
     assert blockwise.plan(batch[2], [stable], against="reference") is None
 
 
@@ -482,8 +503,7 @@ def test_a_user_function_on_a_large_file_is_checked_in_memory_when_it_fits(
     monkeypatch, runner, small_blocks, batch
 ):
     monkeypatch.setattr(blockwise, "available_memory", lambda: 10**12)
-    spec = "examples/my_softmax.py:softmax_loss"
-    result = runner.invoke(main, ["run", batch[2], batch[3], "--impl", spec])
+    result = runner.invoke(main, ["run", batch[2], batch[3], "--impl", MY_SOFTMAX])
     assert result.exit_code == 0, result.stderr
     assert "block by block" not in result.stdout
     assert f"all {N * C} entries" in result.stdout.replace("\n", " ")
@@ -492,7 +512,7 @@ def test_a_user_function_on_a_large_file_is_checked_in_memory_when_it_fits(
 @pytest.mark.parametrize(
     ("extra", "who"),
     [
-        (["--impl", "examples/my_softmax.py:softmax_loss"], "my_softmax"),
+        (["--impl", MY_SOFTMAX], "my_softmax"),
         (["--impl", "stable", "--against", "own"], "--against own"),
     ],
 )
@@ -513,7 +533,8 @@ def test_run_checks_a_large_file_block_by_block_and_says_so(runner, sampled, bat
     assert result.exit_code == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "stable: checked block by block (5 blocks of up to 500 rows)" in text
-    assert f"the label entry of all {N} rows by the complex step" in text
+    sample = blockwise.sample_other_entries(batch[1], C, np.random.default_rng(0))  # --seed 0
+    assert f"the label entry of all {N} rows and {sample.size} sampled other entries by" in text
     assert "4 random directions" in text
     assert "Summary: 2 implementations checked: 2 pass" in text
 

@@ -182,6 +182,23 @@ def test_a_dW_of_the_other_convention_is_named(file, loss_term, wrong):
     assert row.own.verdict == "fail"  # the numerical gradient of its own loss says so too
 
 
+def test_a_convention_mix_fails_even_when_as_small_as_float32_rounding():
+    # CIFAR-like: pixels in ±128, a bias column, W ~ 1e-4 and reg = 5e-6, as the notebook
+    # has it. reg·W is then about 1e-8 of dW: float32-sized, but no rounding.
+    rng = np.random.default_rng(5)
+    X = np.hstack([rng.uniform(-128, 128, (30, 60)), np.ones((30, 1))])
+    y = rng.integers(0, 10, 30)
+    W = rng.standard_normal((61, 10)) * 1e-4
+    implementations = [spec("softmax.py", "softmax_loss_vectorized")]
+    implementations.append(spec("softmax_buggy.py", "softmax_loss_vectorized"))
+    right, mixed = check_linear(implementations, W, X, y, reg=5e-6).implementations
+    assert (right.verdict, right.convention) == ("pass", "full")
+    assert (mixed.verdict, mixed.convention) == ("fail", "full")
+    assert "the loss and dW mix conventions" in mixed.reason
+    analytic, exact = re.search(r"analytic (\S+), exact (\S+);", mixed.reason).groups()
+    assert analytic != exact  # shown with the digits that differ
+
+
 def test_a_missing_label_term_fails_under_the_seed_convention():
     W, X, y = toy(5)
     (row,) = check_linear(
@@ -229,7 +246,7 @@ def test_a_buggy_naive_disagrees_with_a_correct_vectorized_one():
     result = check_linear(implementations, W, X, y, reg=0.1)
     (agreement,) = result.agreements
     assert not agreement.agree
-    assert agreement.explanation == "softmax_buggy.py:softmax_loss_naive fails its own check"
+    assert agreement.explanation == "softmax_buggy.py:softmax_loss_naive fails its check"
     assert agreement.worst is not None and agreement.worst.ratio > 1
 
 
