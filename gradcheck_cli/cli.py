@@ -802,7 +802,7 @@ def linear(
         Console(stderr=True).print(report.linear_summary(result, strict))
     else:
         out = Console()
-        out.print(report.linear_table(result))
+        out.print(report.linear_table(result, width=out.width))
         out.print(report.linear_details(result))
         out.print(report.linear_summary(result, strict))
     sys.exit(1 if result.verdict == "fail" or (strict and result.verdict == "warn") else 0)

@@ -988,8 +988,9 @@ REG_TERMS = {"full": "reg·ΣW²", "half": "½·reg·ΣW²", "either": "either",
 """The regularization column's short form of each convention (others show as '—' or 'neither')."""
 
 
-def linear_table(result: LinearCheckResult) -> Table:
-    """Build the table of `gradcheck linear`: one row per implementation, within 80 columns."""
+def linear_table(result: LinearCheckResult, width: int = 80) -> Table:
+    """Build the table of `gradcheck linear`: one row per implementation, fitting ``width``."""
+    compact = width < COMPACT_BELOW
     sizes = f"N={result.N} D={result.D} C={result.C}"
     table = Table(
         title=f"Linear classifier check · {sizes} · reg={result.reg:g} · {result.dtype}",
@@ -1002,22 +1003,17 @@ def linear_table(result: LinearCheckResult) -> Table:
     table.add_column("loss\nreg term", justify="right", no_wrap=True)
     table.add_column("dW vs\nexact\nrel err", justify="right", no_wrap=True)
     table.add_column("dW vs\nown loss\nrel err", justify="right", no_wrap=True)
-    table.add_column("worst\nanalytic\nnumerical", justify="right", no_wrap=True)
+    if not compact:
+        table.add_column("worst\nanalytic\nnumerical", justify="right", no_wrap=True)
     for row in result.implementations:
         verdict = verdict_text(row.verdict)
         verdict.append(f"\n{_duration(row.seconds)}", style="default")
         term = REG_TERMS.get(row.convention, "neither" if row.convention == "neither" else "—")
         exact = number(row.reference.max_rel_error) if row.reference else "—"
         own = number(row.own.max_rel_error) if row.own else "—"
-        table.add_row(
-            escape(row.name),
-            verdict,
-            f"{_loss(row.loss)}\n{term}",
-            exact,
-            own,
-            _linear_worst_cell(row),
-            end_section=True,
-        )
+        cells: list[RenderableType] = [escape(row.name), verdict, f"{_loss(row.loss)}\n{term}"]
+        cells += [exact, own] + ([] if compact else [_linear_worst_cell(row)])
+        table.add_row(*cells, end_section=True)
     return table
 
 
