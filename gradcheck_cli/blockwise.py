@@ -34,7 +34,7 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -189,6 +189,7 @@ def check_file(
     h: float | None = None,
     rng: np.random.Generator | None = None,
     top: int = 5,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[ReferenceSet, list[CheckResult]]:
     """Check built-in implementations on a ``.npy`` scores file, block by block of rows.
 
@@ -213,6 +214,8 @@ def check_file(
         Source of every sample and direction (default seed 0).
     top : int
         Worst entries kept per implementation.
+    progress : callable, optional
+        Called after each block with (rows done, N), for a progress bar.
 
     Returns
     -------
@@ -278,6 +281,8 @@ def check_file(
         block = run.reference_block(index, start, scores)
         for tally in tallies:
             tally.check_block(block)
+        if progress is not None:
+            progress(start + scores.shape[0], n_total)
     results = [tally.result() for tally in tallies]
     return run.report_reference(results), results
 

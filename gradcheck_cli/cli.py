@@ -192,6 +192,14 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary verdict line.")
 @click.option(
+    "--no-progress",
+    "progress",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="No progress bar while a large file is checked (drawn only on a terminal anyway).",
+)
+@click.option(
     "--heatmap",
     is_flag=True,
     help="Draw each implementation's error / tolerance per entry as a grid in the terminal.",
@@ -215,6 +223,7 @@ def run(
     strict: bool,
     as_json: bool,
     quiet: bool,
+    progress: bool,
     heatmap: bool,
     plot_path: str | None,
 ) -> None:
@@ -238,7 +247,16 @@ def run(
     try:
         implementations = [resolve(value) for value in impls]
         drawing = heatmap or plot_path is not None
-        large = _check_large_npy(scores, labels, implementations, against, drawing, seed, options)
+        large = _check_large_npy(
+            scores,
+            labels,
+            implementations,
+            against,
+            drawing,
+            seed,
+            options,
+            progress and not as_json,
+        )
         if large is None:
             score_array, label_array = load_inputs(scores, labels)
     except GradcheckError as exc:
@@ -305,6 +323,7 @@ def _check_large_npy(
     drawing: bool,
     seed: int,
     options: dict[str, Any],
+    progress: bool,
 ) -> tuple[ReferenceSet, list[CheckResult]] | None:
     """Check a .npy scores file too large to load block by block (issue 6); None: load it."""
     try:  # the common case decided without importing the blockwise machinery
@@ -323,7 +342,12 @@ def _check_large_npy(
         )
     blocks, label_array = loading.load_npy_inputs(scores, labels)
     rng = np.random.default_rng(seed)
-    return blockwise.check_file(blocks, label_array, implementations, rng=rng, **options)
+    err = Console(stderr=True)
+    with report.bench_progress(err, enabled=progress and err.is_terminal) as step:
+        on_block = lambda done, total: step(done, total, "rows")  # noqa: E731
+        return blockwise.check_file(
+            blocks, label_array, implementations, rng=rng, progress=on_block, **options
+        )
 
 
 # gradcheck demo and gradcheck net (issue 5)

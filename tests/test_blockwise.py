@@ -596,3 +596,20 @@ def test_bad_large_inputs_exit_2_with_one_line(
     (line,) = result.stderr.splitlines()
     assert line.startswith("Error: ") and expected in line
     assert "Traceback" not in result.stderr
+
+
+def test_progress_is_reported_block_by_block(small_blocks, batch):
+    _, _, scores_path, labels_path = batch
+    seen = []
+    check_path(scores_path, labels_path, ["stable"], progress=lambda done, total: seen.append(done))
+    assert seen == [500, 1000, 1500, 2000, 2400]
+
+
+def test_run_with_no_progress_still_checks_a_large_file(small_blocks, batch, runner):
+    from gradcheck_cli.cli import main
+
+    _, _, scores_path, labels_path = batch
+    arguments = ["run", scores_path, labels_path, "--impl", "stable", "--no-progress"]
+    result = runner.invoke(main, arguments, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "PASS" in result.stdout
