@@ -69,6 +69,7 @@ from gradcheck_cli.verdict import (
     _reported_reference,
     entry_tolerance,
     judge_gradient,
+    judge_loss_of_size,
     relative_error,
 )
 
@@ -1107,39 +1108,6 @@ class _Tally:
             self.run.max_abs_score,
             self.run.tiers[0],
         )
-
-
-def judge_loss_of_size(
-    loss: float,
-    reference_loss: float,
-    shape: tuple[int, int],
-    max_abs_score: float,
-    dtype: np.dtype[Any],
-) -> tuple[Verdict, str]:
-    """Judge a loss as `gradcheck_cli.verdict.judge_loss` does, knowing only the batch's size.
-
-    ``judge_loss`` reads two things of the scores: their shape and their
-    largest absolute value. A file checked block by block is never whole, so
-    both are passed here instead; the rule and the messages are the same.
-    """
-    if not np.isfinite(loss):
-        return "fail", f"loss is {loss}"
-    n, columns = shape
-    size = min(max_abs_score, SCORE_CAP)
-    scale = 1.0 + size + math.sqrt(columns) + math.sqrt(n) * abs(reference_loss)
-    difference = abs(loss - reference_loss)
-    tiers = [dtype] + ([np.dtype(np.float32)] if dtype == np.float64 else [])
-    loosest = [COARSEST * (1.0 + abs(reference_loss)), LOOSEST * (1.0 + abs(reference_loss))]
-    allowed = [
-        min(SAFETY * float(np.finfo(t).eps) * scale, cap)
-        for t, cap in zip(tiers, loosest, strict=False)
-    ]
-    if difference <= allowed[0]:
-        return "pass", ""
-    message = f"loss {loss:.10g} differs from the reference {reference_loss:.10g}"
-    if len(allowed) > 1 and difference <= allowed[1]:
-        return "warn", message + " beyond float64 precision (float32-level agreement)"
-    return "fail", message
 
 
 def _size(nbytes: float) -> str:

@@ -287,10 +287,26 @@ def judge_loss(
     losses adds up to ``sqrt(N)·eps·|L|``. The terms are added, not
     multiplied, so the bound stays finite for scores of 1e300.
     """
+    largest = float(np.max(np.abs(scores)))
+    return judge_loss_of_size(loss, reference_loss, scores.shape, largest, dtype)
+
+
+def judge_loss_of_size(
+    loss: float,
+    reference_loss: float,
+    shape: tuple[int, ...],
+    max_abs_score: float,
+    dtype: np.dtype[Any],
+) -> tuple[Verdict, str]:
+    """Judge a loss as `judge_loss` does, knowing only the batch's shape and largest |score|.
+
+    A file checked block by block (`gradcheck_cli.blockwise`) is never whole,
+    so it passes these two instead of the scores; the rule is the same.
+    """
     if not np.isfinite(loss):
         return "fail", f"loss is {loss}"
-    n, columns = scores.shape
-    size = min(float(np.max(np.abs(scores))), SCORE_CAP)
+    n, columns = shape
+    size = min(max_abs_score, SCORE_CAP)
     scale = 1.0 + size + np.sqrt(columns) + np.sqrt(n) * abs(reference_loss)
     difference = abs(loss - reference_loss)
     tiers = [dtype] + ([np.dtype(np.float32)] if dtype == np.float64 else [])

@@ -17,7 +17,7 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from gradcheck_cli import _names, blockwise, checker, numeric, softmax
+from gradcheck_cli import _names, blockwise, checker, numeric, softmax, verdict
 from gradcheck_cli.cli import main
 from gradcheck_cli.errors import ImplementationError, InputError
 from gradcheck_cli.loading import load_inputs, load_npy_inputs, load_scores, open_npy_blocks
@@ -477,10 +477,8 @@ def test_judge_loss_of_size_is_judge_loss(batch, dtype, size, offset):
     expected = judge_loss(loss, reference, scores, np.dtype(dtype))
     maximum = float(np.max(np.abs(scores)))
     shape = (N, C)
-    assert (
-        blockwise.judge_loss_of_size(loss, reference, shape, maximum, np.dtype(dtype)) == expected
-    )
-    nan = blockwise.judge_loss_of_size(math.nan, reference, shape, maximum, np.dtype(dtype))
+    assert verdict.judge_loss_of_size(loss, reference, shape, maximum, np.dtype(dtype)) == expected
+    nan = verdict.judge_loss_of_size(math.nan, reference, shape, maximum, np.dtype(dtype))
     assert nan == ("fail", "loss is nan")
 
 
