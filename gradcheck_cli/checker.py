@@ -164,7 +164,7 @@ class CheckResult:
         document = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error_map"}
         document["worst"] = [asdict(entry) for entry in self.worst]
         document["diagnosis"] = [d.to_dict() for d in self.diagnosis]
-        return {key: _plain(value) for key, value in document.items()}
+        return {key: json_ready(value) for key, value in document.items()}
 
 
 @dataclass(frozen=True)
@@ -1005,7 +1005,7 @@ def _call(function: Implementation, scores: FloatArray, labels: IntArray) -> _Ca
             output = function(scores_copy, labels_copy)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure is its verdict
             problem = _raised(exc)
-            user_traceback = _user_traceback(exc)
+            user_traceback = format_user_traceback(exc)
         seconds = time.perf_counter() - start
     messages = tuple(
         dict.fromkeys(
@@ -1087,7 +1087,7 @@ def _unpack_loss(value: Any, gradient: Any, shape: tuple[int, ...]) -> tuple[flo
     return float(array.reshape(())), ""
 
 
-def _user_traceback(exc: BaseException) -> str:
+def format_user_traceback(exc: BaseException) -> str:
     """Format the traceback of ``exc`` without gradcheck's own frames."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _PACKAGE_DIR not in f.filename]
     lines = ["Traceback (most recent call last):\n"]
@@ -1155,12 +1155,12 @@ def _check_options(method: str, samples: int | None, h: float | None, against: s
         raise ValueError("`h` must be a step between 0 and 1.")
 
 
-def _plain(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """Turn numpy scalars, tuples and non-finite floats into JSON-ready values."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, np.integer):

@@ -49,11 +49,9 @@ import math
 import os
 import statistics
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -62,7 +60,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from gradcheck_cli import numeric, plugins, softmax
 from gradcheck_cli._typing import Float64Array, FloatArray, IntArray
-from gradcheck_cli.checker import DIRECTION_SIGMAS, OWN_CALL_BUDGET, OWN_DIRECTIONS, OWN_SAMPLE
+from gradcheck_cli.checker import (
+    DIRECTION_SIGMAS,
+    OWN_CALL_BUDGET,
+    OWN_DIRECTIONS,
+    OWN_SAMPLE,
+    format_user_traceback,
+    json_ready,
+)
 from gradcheck_cli.errors import ImplementationError, InputError
 from gradcheck_cli.loading import _read_array, load_labels
 from gradcheck_cli.verdict import SAFETY, SCORE_CAP, SEVERITY, Verdict, WorstEntry, relative_error
@@ -88,7 +93,6 @@ ARGUMENTS = ("W", "X", "y", "reg")
 """How every linear classifier is called."""
 EPS = float(np.finfo(np.float64).eps)
 _TINY = float(np.finfo(np.float64).tiny)
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _MAX_RANDOM_CLASSES = 100_000
 
 
@@ -435,7 +439,7 @@ class OwnLossCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready plain data."""
-        document: dict[str, Any] = _plain(asdict(self))
+        document: dict[str, Any] = json_ready(asdict(self))
         return document
 
 
@@ -805,7 +809,7 @@ class ReferenceCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready plain data."""
-        document: dict[str, Any] = _plain(asdict(self))
+        document: dict[str, Any] = json_ready(asdict(self))
         return document
 
 
@@ -862,7 +866,7 @@ class LinearResult:
         document["convention_text"] = CONVENTIONS[self.convention]
         document["reference"] = None if self.reference is None else self.reference.to_dict()
         document["own"] = None if self.own is None else self.own.to_dict()
-        plain: dict[str, Any] = _plain(document)
+        plain: dict[str, Any] = json_ready(document)
         return plain
 
 
@@ -896,7 +900,7 @@ class Agreement:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready plain data."""
-        document: dict[str, Any] = _plain(asdict(self))
+        document: dict[str, Any] = json_ready(asdict(self))
         return document
 
 
@@ -933,7 +937,7 @@ class LinearCheckResult:
         }
         document["implementations"] = [result.to_dict() for result in self.implementations]
         document["agreements"] = [agreement.to_dict() for agreement in self.agreements]
-        plain: dict[str, Any] = _plain(document)
+        plain: dict[str, Any] = json_ready(document)
         return plain
 
 
@@ -1165,7 +1169,7 @@ def _call(
             output = function(*copies, reg)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure is its verdict
             problem = f"raised {type(exc).__name__}: {' '.join(str(exc).split())}".rstrip(": ")
-            user_traceback = _user_traceback(exc)
+            user_traceback = format_user_traceback(exc)
             if isinstance(exc, ModuleNotFoundError) and exc.name:
                 missing = plugins.missing_module(exc)
         seconds = time.perf_counter() - start
@@ -1597,25 +1601,3 @@ def _check_options(samples: int | None, h: float | None, top: int) -> None:
         raise ValueError("`h` must be a step between 0 and 1.")
     if top < 1:
         raise ValueError("`top` must be a positive integer.")
-
-
-def _user_traceback(exc: BaseException) -> str:
-    """Format the traceback of ``exc`` without gradcheck's own frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _PACKAGE_DIR not in f.filename]
-    lines = ["Traceback (most recent call last):\n"]
-    lines += traceback.format_list(frames)
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
-
-
-def _plain(value: Any) -> Any:
-    """Turn numpy scalars, tuples and non-finite floats into JSON-ready values."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value

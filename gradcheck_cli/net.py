@@ -62,11 +62,9 @@ import inspect
 import math
 import os
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,7 +72,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from gradcheck_cli import numeric, plugins, softmax
 from gradcheck_cli._typing import Float64Array, FloatArray, IntArray
-from gradcheck_cli.checker import METHODS, OWN_CALL_BUDGET, Method
+from gradcheck_cli.checker import (
+    METHODS,
+    OWN_CALL_BUDGET,
+    Method,
+    format_user_traceback,
+    json_ready,
+)
 from gradcheck_cli.errors import ImplementationError, InputError
 from gradcheck_cli.linear import (
     Convention,
@@ -112,7 +116,6 @@ EXPECTED_CLASS = (
 )
 OWN_PARAMETER_BUDGET = OWN_CALL_BUDGET // 4
 """Calls a class's own-loss check may spend per parameter (every entry while 4 each fit)."""
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _TINY = float(np.finfo(np.float64).tiny)
 
 
@@ -175,7 +178,7 @@ class ParameterResult:
         """Return the result as JSON-ready plain data."""
         document = asdict(self)
         document["worst"] = [asdict(entry) for entry in self.worst]
-        return {key: _plain(value) for key, value in document.items()}
+        return {key: json_ready(value) for key, value in document.items()}
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,7 @@ class NetCheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready plain data (``parameters`` as a list of dicts)."""
-        document = {key: _plain(value) for key, value in asdict(self).items()}
+        document = {key: json_ready(value) for key, value in asdict(self).items()}
         document["parameters"] = [parameter.to_dict() for parameter in self.parameters]
         return document
 
@@ -772,7 +775,7 @@ class _Model:
                     output = self.model.loss(X.copy(), y.copy(), reg)
             except Exception as exc:  # noqa: BLE001 - reported as the black-box check's failure
                 problem = f"raised {type(exc).__name__}: {exc}"
-                raise LossFailure(problem, _user_traceback(exc)) from None
+                raise LossFailure(problem, format_user_traceback(exc)) from None
             finally:
                 for k in PARAMETER_NAMES:
                     np.copyto(installed[k], originals[k])  # restored exactly
@@ -1311,7 +1314,7 @@ def _call(
                 output = function(params_copy, X_copy, y_copy, reg)
         except Exception as exc:  # noqa: BLE001 - any failure of the implementation is its verdict
             problem = f"raised {type(exc).__name__}: {exc}"
-            user_traceback = _user_traceback(exc)
+            user_traceback = format_user_traceback(exc)
             if isinstance(exc, ModuleNotFoundError) and exc.name:
                 missing = plugins.missing_module(exc)
         seconds = time.perf_counter() - start
@@ -1387,15 +1390,6 @@ def _unchanged(before: np.ndarray, after: np.ndarray | None) -> bool:
     return bool(np.array_equal(before, after, equal_nan=True))
 
 
-def _user_traceback(exc: BaseException) -> str:
-    """Format the traceback of ``exc`` without gradcheck's own frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _PACKAGE_DIR not in f.filename]
-    lines = ["Traceback (most recent call last):\n"]
-    lines += traceback.format_list(frames)
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
-
-
 def _expected_dtype(params: Parameters, X: FloatArray) -> np.dtype[Any]:
     """Return the float type a correct implementation works in: the parameters' and inputs'."""
     dtype = np.result_type(*params.values(), X)
@@ -1444,16 +1438,3 @@ def _check_options(method: str, samples: int | None, h: float | None, top: int) 
         raise ValueError("`h` must be a step between 0 and 1.")
     if top < 1:
         raise ValueError("`top` must be a positive integer.")
-
-
-def _plain(value: Any) -> Any:
-    """Turn numpy scalars, tuples and non-finite floats into JSON-ready values."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
