@@ -468,6 +468,7 @@ def demo(seed: int, save_dir: str | None) -> None:
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary verdict line.")
 def net(
     impl: str,
     params_path: str | None,
@@ -480,6 +481,7 @@ def net(
     top: int,
     strict: bool,
     as_json: bool,
+    quiet: bool,
     **sizes: Any,
 ) -> None:
     """Check the gradients of a two-layer network, parameter by parameter.
@@ -511,6 +513,8 @@ def net(
         document = report.net_document(result, **context, h=step, strict=strict)
         click.echo(json.dumps(document, indent=2, allow_nan=False))
         Console(stderr=True).print(report.net_summary(result, strict))
+    elif quiet:
+        Console().print(report.net_summary(result, strict))
     else:
         out = Console()
         out.print(report.net_table(result))
@@ -768,6 +772,7 @@ def _linear_names(
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary verdict line.")
 def linear(
     impls: tuple[str, ...],
     weights_path: str | None,
@@ -779,6 +784,7 @@ def linear(
     top: int,
     strict: bool,
     as_json: bool,
+    quiet: bool,
     **sizes: Any,
 ) -> None:
     """Check linear softmax classifiers f(W, X, y, reg) -> (loss, dW), and their agreement.
@@ -824,6 +830,8 @@ def linear(
         document = report.linear_document(result, **context, seed=seed, h=step, strict=strict)
         click.echo(json.dumps(document, indent=2, allow_nan=False))
         Console(stderr=True).print(report.linear_summary(result, strict))
+    elif quiet:
+        Console().print(report.linear_summary(result, strict))
     else:
         out = Console()
         out.print(report.linear_table(result, width=out.width))

@@ -573,3 +573,14 @@ def test_quiet_prints_only_the_summary_line(runner, batch_files):
     assert result.stdout.strip().splitlines() == ["Summary: 4 implementations checked: 4 pass"]
     one = runner.invoke(main, [*arguments, "--impl", "vectorized"], catch_exceptions=False)
     assert one.stdout.strip() == "Summary: 1 implementation checked: 1 pass"
+
+
+@pytest.mark.parametrize(
+    ("command", "summary"),
+    [("net", "Summary: network PASS"), ("linear", "Summary: 1 implementation checked: 1 pass")],
+)
+def test_net_and_linear_quiet_print_only_the_summary(runner, command, summary):
+    result = runner.invoke(main, [command, "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(summary)
