@@ -129,8 +129,13 @@ def main() -> None:
     """Tell whether a softmax-loss gradient is right.
 
     \b
-    gradcheck run scores.npy labels.npy      check every implementation
+    gradcheck demo                              the seed, on built-in data
+    gradcheck run scores.npy labels.npy         check every implementation
     gradcheck run scores.csv labels.csv --impl stable --json
+    gradcheck run scores.npy labels.npy --impl my_softmax.py:grad
+    gradcheck net --impl my_net.py:TwoLayerNet  every parameter of a network
+    gradcheck linear --impl softmax.py:softmax_loss_vectorized
+    gradcheck bench                             time them against the floor
     """
 
 
