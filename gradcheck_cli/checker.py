@@ -609,7 +609,7 @@ class _OwnLoss:
 
 
 @dataclass(frozen=True)
-class _Probe:
+class Probe:
     """One entry or direction, judged: the two derivatives and what each tier allows."""
 
     numerical: float
@@ -650,20 +650,20 @@ class _BlackBoxJudge:
     tiers: tuple[Float64Array, ...]
     """Per-entry rounding allowed for a correct implementation: its float type, then float32."""
 
-    def entries(self, entries: IntArray, noise: float) -> list[_Probe]:
+    def entries(self, entries: IntArray, noise: float) -> list[Probe]:
         """Difference ``entries`` one by one and judge each."""
         difference = numeric.black_box_central_difference(self.loss, self.scores, entries, h=self.h)
         return self.judge_entries(difference, entries, noise)
 
     def judge_entries(
         self, difference: numeric.BlackBoxDifference, entries: IntArray, noise: float
-    ) -> list[_Probe]:
+    ) -> list[Probe]:
         """Judge differenced entries: black-box error bound plus the implementation's rounding."""
         error = numeric.black_box_error(difference, noise)
         flat = self.analytic.reshape(-1)
         strict, loose = (tier.reshape(-1)[entries] for tier in (self.tiers[0], self.tiers[-1]))
         return [
-            _Probe(
+            Probe(
                 numerical=float(difference.derivative[n]),
                 analytic=float(flat[k]),
                 allowed=float(error[n] + strict[n]),
@@ -681,7 +681,7 @@ class _BlackBoxJudge:
 
     def judge_direction(
         self, difference: numeric.BlackBoxDifference, direction: Float64Array, noise: float
-    ) -> _Probe:
+    ) -> Probe:
         """Judge ``vᵀa`` against the difference quotient along ``v``."""
         error = float(numeric.black_box_error(difference, noise)[0])
         touched = direction != 0
@@ -692,7 +692,7 @@ class _BlackBoxJudge:
             float(error + summing + DIRECTION_SIGMAS * np.sqrt(np.sum(tier[touched] ** 2) / count))
             for tier in (self.tiers[0], self.tiers[-1])
         ]
-        return _Probe(
+        return Probe(
             numerical=float(difference.derivative[0]),
             analytic=float(difference.projection[0]),
             allowed=allowed[0],
@@ -719,7 +719,7 @@ class _BlackBoxJudge:
         spent_before = self.loss.calls
         found: list[WorstEntry] = []
 
-        def probe(subset: IntArray) -> _Probe:
+        def probe(subset: IntArray) -> Probe:
             """Judge the direction restricted to ``subset``."""
             part = np.zeros(direction.size)
             part[subset] = direction.reshape(-1)[subset]
@@ -892,7 +892,7 @@ def _implementation_rounding(
 
 
 def _own_worst(
-    probes: list[_Probe], entries: IntArray, columns: int, top: int
+    probes: list[Probe], entries: IntArray, columns: int, top: int
 ) -> tuple[WorstEntry, ...]:
     """Return the ``top`` differenced entries furthest outside their allowance."""
     order = sorted(range(len(probes)), key=lambda k: -probes[k].ratio)[:top]
@@ -912,8 +912,8 @@ def _own_worst(
 
 
 def _own_verdict(
-    entries: list[_Probe],
-    directions: list[_Probe],
+    entries: list[Probe],
+    directions: list[Probe],
     analytic: Float64Array,
     worst: tuple[WorstEntry, ...],
     dtype: np.dtype[Any],
@@ -942,7 +942,7 @@ def _own_verdict(
             f"{len(failing_directions)} of {len(directions)} random directions outside tolerance"
         )
     reason = "against its own loss: " + ", ".join(parts)
-    if dtype == np.float64 and _float32_only(entries, directions, analytic):
+    if dtype == np.float64 and float32_only(entries, directions, analytic):
         return "warn", reason + " at float64 precision; correct to float32 precision only"
     bad = [w for w in worst if w.ratio > 1]
     if bad:
@@ -959,7 +959,7 @@ def _own_verdict(
     return "fail", reason
 
 
-def _float32_only(entries: list[_Probe], directions: list[_Probe], analytic: Float64Array) -> bool:
+def float32_only(entries: list[Probe], directions: list[Probe], analytic: Float64Array) -> bool:
     """Whether a gradient that misses float64 precision is right to float32 precision.
 
     Every entry must be within the float32 tier. A direction sums all entries'

@@ -65,6 +65,8 @@ from gradcheck_cli.checker import (
     OWN_CALL_BUDGET,
     OWN_DIRECTIONS,
     OWN_SAMPLE,
+    Probe,
+    float32_only,
     format_user_traceback,
     json_ready,
 )
@@ -443,27 +445,6 @@ class OwnLossCheck:
         return document
 
 
-@dataclass(frozen=True)
-class _Probe:
-    """One entry or direction: both derivatives, what each tier allows, and whether it resolves."""
-
-    numerical: float
-    analytic: float
-    allowed: float
-    loose: float
-    resolved: bool
-
-    @property
-    def ratio(self) -> float:
-        """Error over the allowance of the implementation's own float type: above 1 fails."""
-        return abs(self.analytic - self.numerical) / self.allowed
-
-    @property
-    def loosely_right(self) -> bool:
-        """Whether the error is within the float32 tier's allowance."""
-        return abs(self.analytic - self.numerical) <= self.loose
-
-
 def judge_own_loss(
     loss: Callable[[FloatArray], float],
     point: FloatArray,
@@ -631,13 +612,13 @@ def _entry_probes(
     analytic: Float64Array,
     tiers: tuple[Float64Array, ...],
     noise: float,
-) -> list[_Probe]:
+) -> list[Probe]:
     """Judge differenced entries: the black-box error bound plus the implementation's rounding."""
     error = numeric.black_box_error(difference, noise)
     values = analytic.reshape(-1)[entries]
     strict, loose = (tier.reshape(-1)[entries] for tier in (tiers[0], tiers[-1]))
     return [
-        _Probe(
+        Probe(
             numerical=float(difference.derivative[n]),
             analytic=float(values[n]),
             allowed=float(error[n] + strict[n]),
@@ -654,7 +635,7 @@ def _direction_probe(
     analytic: Float64Array,
     tiers: tuple[Float64Array, ...],
     noise: float,
-) -> _Probe:
+) -> Probe:
     """Judge ``vᵀa`` against the difference quotient along ``v``, as `gradcheck run` does."""
     error = float(numeric.black_box_error(difference, noise)[0])
     touched = direction != 0
@@ -666,7 +647,7 @@ def _direction_probe(
         error + summing + DIRECTION_SIGMAS * math.sqrt(float(np.sum(tier[touched] ** 2)) / count)
         for tier in (tiers[0], tiers[-1])
     ]
-    return _Probe(
+    return Probe(
         numerical=float(difference.derivative[0]),
         analytic=float(difference.projection[0]),
         allowed=allowed[0],
@@ -676,7 +657,7 @@ def _direction_probe(
 
 
 def _own_worst(
-    probes: list[_Probe], entries: IntArray, shape: tuple[int, ...], top: int
+    probes: list[Probe], entries: IntArray, shape: tuple[int, ...], top: int
 ) -> tuple[WorstEntry, ...]:
     """Return the ``top`` differenced entries furthest outside their allowance."""
     matrix = shape if len(shape) == 2 else (1, int(np.prod(shape)))
@@ -700,7 +681,7 @@ def _own_worst(
 
 
 def _own_verdict(
-    entries: list[_Probe], directions: list[_Probe], analytic: Float64Array, dtype: np.dtype[Any]
+    entries: list[Probe], directions: list[Probe], analytic: Float64Array, dtype: np.dtype[Any]
 ) -> tuple[Verdict, str]:
     """Return the verdict of a black-box check and its reason (the worst entry is added after)."""
     failing = sum(p.ratio > 1 for p in entries)
@@ -726,25 +707,9 @@ def _own_verdict(
             f"{failing_directions} of {len(directions)} random directions outside tolerance"
         )
     reason = "against its own loss: " + ", ".join(parts)
-    if dtype == np.float64 and _float32_only(entries, directions, analytic):
+    if dtype == np.float64 and float32_only(entries, directions, analytic):
         return "warn", reason + " at float64 precision; correct to float32 precision only"
     return "fail", reason
-
-
-def _float32_only(entries: list[_Probe], directions: list[_Probe], analytic: Float64Array) -> bool:
-    """Whether a gradient that misses float64 precision is right to float32 precision.
-
-    As in `gradcheck_cli.checker`: directions get the float32 tier only with
-    evidence that the gradient is a float32 computation (its values are
-    float32 numbers, or a differenced entry shows a float32-sized error), since
-    one wrong entry among many looks like float32 rounding spread over them all.
-    """
-    if not all(p.loosely_right for p in entries):
-        return False
-    values_are_float32 = bool(np.array_equal(analytic, analytic.astype(np.float32)))
-    if values_are_float32 or any(p.ratio > 1 for p in entries):
-        return all(p.loosely_right for p in directions)
-    return all(p.ratio <= 1 for p in directions)
 
 
 def distinct_digits(a: float, b: float) -> tuple[str, str]:
