@@ -316,16 +316,30 @@ def validate_classifier(
         With a one-line message naming the input and the first problem found.
     """
     weights = _weights(W, weights_name)
-    d, classes = weights.shape
+    fits = f"W {weights.shape}"
+    inputs, labels = _validate_data(X, y, reg, weights.shape, fits, data_names)
+    return weights, inputs, labels
+
+
+def _validate_data(
+    X: ArrayLike,
+    y: ArrayLike,
+    reg: float,
+    sizes: tuple[int, int],
+    fits: str,
+    data_names: tuple[str, str],
+) -> tuple[FloatArray, IntArray]:
+    """Check inputs (N, D), labels in [0, C) and reg, for ``sizes`` (D, C) taken from ``fits``."""
+    d, classes = sizes
     inputs_name, labels_name = data_names
     inputs = _real_array(X, inputs_name)
     if inputs.ndim != 2 or inputs.shape[0] == 0 or inputs.shape[1] != d:
-        expected = f"(N, {d}) to fit W {weights.shape}"
+        expected = f"(N, {d}) to fit {fits}"
         raise InputError(f"{inputs_name}: has shape {inputs.shape}, expected {expected}")
     labels = _labels(y, labels_name, inputs.shape[0], classes, inputs_name)
     if not (math.isfinite(reg) and reg >= 0):
         raise InputError(f"reg: must be a finite number >= 0, not {reg}")
-    return weights, inputs, labels
+    return inputs, labels
 
 
 def classifier_and_data(

@@ -86,8 +86,8 @@ from gradcheck_cli.linear import (
     OwnLossCheck,
     _check_sizes,
     _classes_in,
-    _labels,
     _real_array,
+    _validate_data,
     _width,
     detect_convention,
     judge_own_loss,
@@ -408,15 +408,9 @@ def validate_network(
         With a one-line message naming the input and the first problem found.
     """
     clean = _validate_params(params, params_name)
-    (d, _), classes = clean["W1"].shape, clean["W2"].shape[1]
-    inputs_name, labels_name = data_names
-    inputs = _real_array(X, inputs_name)
-    if inputs.ndim != 2 or inputs.shape[0] == 0 or inputs.shape[1] != d:
-        expected = f"(N, {d}) to fit W1 {clean['W1'].shape}"
-        raise InputError(f"{inputs_name}: has shape {inputs.shape}, expected {expected}")
-    labels = _labels(y, labels_name, inputs.shape[0], classes, inputs_name)
-    if not (math.isfinite(reg) and reg >= 0):
-        raise InputError(f"reg: must be a finite number >= 0, not {reg}")
+    sizes = (clean["W1"].shape[0], clean["W2"].shape[1])
+    fits = f"W1 {clean['W1'].shape}"
+    inputs, labels = _validate_data(X, y, reg, sizes, fits, data_names)
     return clean, inputs, labels
 
 
