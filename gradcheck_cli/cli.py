@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -123,6 +123,41 @@ def _implementation_names(
     return values or BUILT_IN_IMPLEMENTATIONS
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _report_options(unit: str) -> Callable[[F], F]:
+    """Add --top, --strict, --json and --quiet, shared by run, net and linear."""
+    decorators = [
+        click.option(
+            "--top",
+            type=click.IntRange(1, 100),
+            default=5,
+            show_default=True,
+            help=f"Worst entries kept per {unit} (--json).",
+        ),
+        click.option("--strict", is_flag=True, help="Exit 1 on a warn too."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout."),
+        click.option("--quiet", "-q", is_flag=True, help="Print only the summary verdict line."),
+    ]
+
+    def apply(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
+_DATA_OPTION = click.option(
+    "--data",
+    "data_paths",
+    nargs=2,
+    metavar="X Y",
+    help="Inputs X (N×D) and labels y (N) files (.npy, .npz, .csv, .txt). Default: random.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gradcheck")
 def main() -> None:
@@ -186,16 +221,7 @@ def main() -> None:
     show_default=True,
     help="Seed of the sample (and of the random directions of --against own).",
 )
-@click.option(
-    "--top",
-    type=click.IntRange(1, 100),
-    default=5,
-    show_default=True,
-    help="Worst entries kept per implementation (--json).",
-)
-@click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the summary verdict line.")
+@_report_options("implementation")
 @click.option(
     "--no-progress",
     "progress",
@@ -406,13 +432,7 @@ def demo(seed: int, save_dir: str | None) -> None:
     metavar="FILE.npz",
     help="Parameters: an .npz with W1 (D×H), b1 (H), W2 (H×C), b2 (C). Default: random.",
 )
-@click.option(
-    "--data",
-    "data_paths",
-    nargs=2,
-    metavar="X Y",
-    help="Inputs X (N×D) and labels y (N) files (.npy, .npz, .csv, .txt). Default: random.",
-)
+@_DATA_OPTION
 @click.option(
     "--reg",
     type=click.FloatRange(min=0),
@@ -464,16 +484,7 @@ def demo(seed: int, save_dir: str | None) -> None:
     show_default=True,
     help="Seed of the random network, data and sample.",
 )
-@click.option(
-    "--top",
-    type=click.IntRange(1, 100),
-    default=5,
-    show_default=True,
-    help="Worst entries kept per parameter (--json).",
-)
-@click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the summary verdict line.")
+@_report_options("parameter")
 def net(
     impl: str,
     params_path: str | None,
@@ -720,13 +731,7 @@ def _linear_names(
     metavar="W.npy",
     help="Weights W (D×C): .npy, .npz, .csv, .txt. Default: random.",
 )
-@click.option(
-    "--data",
-    "data_paths",
-    nargs=2,
-    metavar="X Y",
-    help="Inputs X (N×D) and labels y (N) files (.npy, .npz, .csv, .txt). Default: random.",
-)
+@_DATA_OPTION
 @click.option(
     "--reg",
     type=click.FloatRange(min=0),
@@ -768,16 +773,7 @@ def _linear_names(
     show_default=True,
     help="Seed of the random weights, data, sample and directions.",
 )
-@click.option(
-    "--top",
-    type=click.IntRange(1, 100),
-    default=5,
-    show_default=True,
-    help="Worst entries kept per check (--json).",
-)
-@click.option("--strict", is_flag=True, help="Exit 1 on a warn too.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the summary verdict line.")
+@_report_options("check")
 def linear(
     impls: tuple[str, ...],
     weights_path: str | None,
